@@ -1,0 +1,16 @@
+"""apisim: simulate API Gateway + Lambda designs under traffic; latency, 429s and the monthly bill.
+
+>>> import apisim
+>>> sc = apisim.load("scenarios/default.yaml")        # doctest: +SKIP
+>>> res = apisim.simulate(sc, seed=7)                  # doctest: +SKIP
+>>> res.summary["latency_ms"]["p99"]                   # doctest: +SKIP
+"""
+
+from apisim.engine.simulation import RunTooLarge
+from apisim.experiment import Result, simulate
+from apisim.loading import ScenarioError, load, validate_scenario
+from apisim.scenario import Scenario
+
+__version__ = "0.1.0"
+
+__all__ = ["Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "simulate", "validate_scenario"]

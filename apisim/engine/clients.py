@@ -1,0 +1,234 @@
+"""Clients: when requests arrive, what each asks for, and how they retry.
+
+Arrivals are generated window by window as numpy arrays (one call per window, not per
+request). Every attribute of a request (route, API key, token, cache key, coin flips) has its
+own named stream, so switching a feature on in one design does not change the traffic that
+another design with the same seed sees.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from apisim.distributions import Uniforms
+
+EPS = 1e-9
+
+
+class ArrivalProcess(ABC):
+    """Open-loop arrival times; ``times(t0, t1, rng)`` gives the sorted arrivals in [t0, t1)."""
+
+    mean_rate: float
+    """Average requests per second over the run, for sizing windows and estimating run size."""
+
+    @abstractmethod
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        """Sorted arrival times in [t0, t1); windows are asked for in order, without gaps."""
+
+
+class Poisson(ArrivalProcess):
+    """Homogeneous Poisson arrivals at ``rate`` per second."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.mean_rate = rate
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        n = rng.poisson(self.rate * (t1 - t0))
+        return np.sort(rng.uniform(t0, t1, n))
+
+
+class ProfiledPoisson(ArrivalProcess):
+    """Non-homogeneous Poisson arrivals with rate ``rate_at(t)``, by thinning per window."""
+
+    def __init__(self, rate_at: Callable[[np.ndarray], np.ndarray], peak_in: Callable[[float, float], float], mean_rate: float) -> None:
+        self.rate_at = rate_at
+        self.peak_in = peak_in
+        self.mean_rate = mean_rate
+
+    @classmethod
+    def diurnal(cls, mean: float, peak_to_trough: float, peak_at: float, period: float) -> ProfiledPoisson:
+        """A sinusoid around ``mean`` whose peak is ``peak_to_trough`` times its trough."""
+        a = (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
+
+        def rate_at(t: np.ndarray) -> np.ndarray:
+            return mean * (1.0 + a * np.cos(2.0 * np.pi * (t - peak_at) / period))
+
+        return cls(rate_at, lambda t0, t1: mean * (1.0 + a), mean)
+
+    @classmethod
+    def points(cls, points: list[tuple[float, float]], duration: float) -> ProfiledPoisson:
+        """Linear between ``(time, rate)`` points, flat before the first and after the last."""
+        ts = np.array([p[0] for p in points], dtype=float)
+        rs = np.array([p[1] for p in points], dtype=float)
+
+        def rate_at(t: np.ndarray) -> np.ndarray:
+            return np.interp(t, ts, rs)
+
+        def peak_in(t0: float, t1: float) -> float:
+            inside = rs[(ts > t0) & (ts < t1)]
+            ends = np.interp([t0, t1], ts, rs)
+            return float(max(ends.max(), inside.max() if inside.size else 0.0))
+
+        grid = np.linspace(0.0, duration, 10_001)
+        mean = float(np.trapezoid(rate_at(grid), grid) / duration) if duration > 0 else float(rs[0])
+        return cls(rate_at, peak_in, mean)
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        peak = self.peak_in(t0, t1)
+        if peak <= 0:
+            return np.empty(0)
+        n = rng.poisson(peak * (t1 - t0))
+        candidates = np.sort(rng.uniform(t0, t1, n))
+        keep = rng.uniform(0.0, peak, n) < self.rate_at(candidates)
+        return candidates[keep]
+
+
+class Constant(ArrivalProcess):
+    """Evenly spaced arrivals: ``start + k / rate`` for k = 0, 1, ... (optionally only ``count`` of them)."""
+
+    def __init__(self, rate: float, start: float = 0.0, count: int | None = None) -> None:
+        self.rate = rate
+        self.start = start
+        self.count = count
+        self.mean_rate = rate
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        # Index range from the window edges; the same formula at a shared edge gives the same k,
+        # so no arrival is lost or repeated between windows.
+        lo = max(0, math.ceil((t0 - self.start) * self.rate - EPS))
+        hi = max(0, math.ceil((t1 - self.start) * self.rate - EPS))
+        if self.count is not None:
+            hi = min(hi, self.count)
+        if hi <= lo:
+            return np.empty(0)
+        return self.start + np.arange(lo, hi, dtype=float) / self.rate
+
+
+class Burst(ArrivalProcess):
+    """``rate`` evenly spaced requests per second for ``duration``, from ``start``, every ``every`` (or once)."""
+
+    def __init__(self, rate: float, duration: float, start: float, every: float | None, horizon: float) -> None:
+        self.rate = rate
+        self.duration = duration
+        self.start = start
+        self.every = every
+        self.per_burst = max(0, math.ceil(duration * rate - EPS))
+        if every is None:
+            self.mean_rate = self.per_burst / horizon
+        else:
+            self.mean_rate = self.per_burst / every
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        if self.every is None:
+            starts = [self.start]
+        else:
+            first = max(0, math.floor((t0 - self.start - self.duration) / self.every))
+            last = math.floor((t1 - self.start) / self.every)
+            starts = [self.start + m * self.every for m in range(first, last + 1)]
+        parts = [Constant(self.rate, s, self.per_burst).times(t0, t1, rng) for s in starts]
+        parts = [p for p in parts if p.size]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+
+class Trace(ArrivalProcess):
+    """Replays recorded arrival times (seconds from the start)."""
+
+    def __init__(self, times: np.ndarray, horizon: float) -> None:
+        self.recorded = np.sort(np.asarray(times, dtype=float))
+        self.mean_rate = float(np.count_nonzero(self.recorded < horizon)) / horizon
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = np.searchsorted(self.recorded, [t0, t1], side="left")
+        return self.recorded[lo:hi]
+
+
+def zipf_cdf(count: int, exponent: float) -> np.ndarray:
+    """Cumulative popularity of ``count`` keys with p(k) ∝ k^-exponent (k = 1..count)."""
+    weights = np.arange(1, count + 1, dtype=float) ** -exponent
+    cdf = np.cumsum(weights)
+    return cdf / cdf[-1]
+
+
+def zipf_probabilities(count: int, exponent: float) -> np.ndarray:
+    """p(k) for k = 1..count under the same law as :func:`zipf_cdf`."""
+    weights = np.arange(1, count + 1, dtype=float) ** -exponent
+    return weights / weights.sum()
+
+
+class RetryPolicy:
+    """When and how long a client waits before sending a failed request again."""
+
+    def __init__(
+        self,
+        max_attempts: int,
+        backoff: str,
+        base: float,
+        cap: float,
+        jitter: str,
+        retry_statuses: frozenset[int],
+        jitter_draws: Uniforms,
+    ) -> None:
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.base = base
+        self.cap = cap
+        self.jitter = jitter
+        self.statuses = retry_statuses
+        self._u = jitter_draws
+
+    def delay(self, retry: int) -> float:
+        """Wait before retry number ``retry`` (1 for the first retry)."""
+        d = self.base * (2.0 ** (retry - 1)) if self.backoff == "exponential" else self.base
+        if d > self.cap:
+            d = self.cap
+        if self.jitter == "full":
+            return d * self._u()
+        if self.jitter == "equal":
+            return d / 2 + d / 2 * self._u()
+        return d
+
+
+@dataclass(slots=True)
+class Population:
+    """A client's runtime: its arrival process and the streams its requests' attributes come from."""
+
+    index: int
+    name: str
+    arrivals: ArrivalProcess
+    arrival_rng: np.random.Generator
+    route_cdf: np.ndarray  # over the API's route indices
+    route_index: np.ndarray
+    api_keys: int
+    invalid_key_fraction: float
+    auth_tokens: int
+    invalid_token_fraction: float
+    key_count: int
+    key_cdf: np.ndarray | None  # None: keys are equally popular
+    response_bytes: int
+    request_bytes: int
+    retry: RetryPolicy | None
+    plan: object | None  # engine.throttle.UsagePlan
+    streams: dict[str, np.random.Generator]
+
+    def attributes(self, n: int) -> tuple[list[int], list[int], list[int], list[int], list[float]]:
+        """Attributes of the next ``n`` requests: route, API key (-1 invalid), token (-1 invalid), cache key, validation coin."""
+        s = self.streams
+        routes = self.route_index[np.searchsorted(self.route_cdf, s["routes"].random(n), side="right").clip(0, len(self.route_index) - 1)]
+        keys = s["api_keys"].integers(0, self.api_keys, n)
+        if self.invalid_key_fraction:
+            keys = np.where(s["bad_keys"].random(n) < self.invalid_key_fraction, -1, keys)
+        tokens = s["tokens"].integers(0, self.auth_tokens, n)
+        if self.invalid_token_fraction:
+            tokens = np.where(s["bad_tokens"].random(n) < self.invalid_token_fraction, -1, tokens)
+        if self.key_cdf is None:
+            cache_keys = s["cache_keys"].integers(0, self.key_count, n)
+        else:
+            cache_keys = np.searchsorted(self.key_cdf, s["cache_keys"].random(n), side="right").clip(0, self.key_count - 1)
+        validation = s["validation"].random(n)
+        return routes.tolist(), keys.tolist(), tokens.tolist(), cache_keys.tolist(), validation.tolist()

@@ -1,0 +1,444 @@
+"""Scenario → components → one simulated run.
+
+The loop: arrivals are generated a window at a time (vectorised, per client, then merged in
+time order) and sent through the gateway one by one. SimPy is the clock and event queue for
+work that happens later than its cause (a request resuming after its Lambda authorizer, a
+client's retry): before each arrival, every SimPy event due by then is processed, so every
+component is asked in time order. Function completions and idle expiries stay on each pool's
+own agenda (see :mod:`apisim.engine.functions`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from apisim.distributions import Constant as ConstantDist
+from apisim.distributions import Draws, Lognormal, Uniforms
+from apisim.engine.cache import TtlCache
+from apisim.engine.clients import (
+    ArrivalProcess,
+    Burst,
+    Constant,
+    Poisson,
+    Population,
+    ProfiledPoisson,
+    RetryPolicy,
+    Trace,
+    zipf_cdf,
+)
+from apisim.engine.functions import AccountPool, FunctionPool, FunctionStats
+from apisim.engine.gateway import HTTP, LAMBDA, MOCK, AuthStage, Gateway, GatewayCounters, Request, RouteStage
+from apisim.engine.meter import LevelMeter
+from apisim.engine.records import AttemptLog
+from apisim.engine.throttle import TokenBucket, UsagePlan
+from apisim.loading import Problem, ScenarioError
+from apisim.outcomes import Outcome
+from apisim.randomness import stream
+from apisim.scenario import (
+    BurstArrival,
+    ConstantArrival,
+    LambdaIntegration,
+    MockIntegration,
+    PoissonArrival,
+    PointsProfile,
+    Scenario,
+    TraceArrival,
+)
+
+MAX_REQUESTS = 30_000_000
+"""Estimated attempts above which a run is refused without ``force`` (minutes of wall time)."""
+
+ARRIVALS_PER_WINDOW = 32_768
+
+# Latency estimates where AWS publishes none (data/limits.yaml, "estimates").
+DEFAULT_OVERHEAD_MS = {"rest": (10.0, 25.0), "http": (3.0, 9.0)}  # (median, p99)
+DEFAULT_AUTH_LATENCY_MS = {"cognito": 5.0, "iam": 2.0, "jwt": 1.0}
+STATUSES = (200, 400, 401, 403, 429, 500, 502, 504)
+
+
+class RunTooLarge(Exception):
+    """The run would take too long; the message gives the estimate and how to force it."""
+
+
+@dataclass
+class FunctionRun:
+    """One function's measured behaviour in a run."""
+
+    name: str
+    memory_mb: int
+    arch: str
+    provisioned: int
+    stats: FunctionStats
+    mean_busy: float
+    peak_busy: int
+    mean_live: float
+    busy_buckets: np.ndarray
+    live_buckets: np.ndarray
+
+
+@dataclass
+class RunLog:
+    """Everything one run produced: per-attempt columns plus time-weighted levels and counters."""
+
+    scenario: Scenario
+    seed: int
+    attempts: dict[str, np.ndarray]
+    functions: dict[str, FunctionRun]
+    counters: GatewayCounters
+    client_names: list[str]
+    route_names: list[str]
+    function_names: list[str]
+    bucket_width: float
+    wall_seconds: float
+    events: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def warmup(self) -> float:
+        return self.scenario.simulation.warmup
+
+    @property
+    def duration(self) -> float:
+        return self.scenario.simulation.duration
+
+
+def _arrival_process(sc: Scenario, index: int) -> ArrivalProcess:
+    arrival = sc.clients[index].arrival
+    horizon = sc.simulation.duration
+    if isinstance(arrival, PoissonArrival):
+        profile = arrival.profile
+        if profile is None:
+            return Poisson(arrival.rate)  # type: ignore[arg-type]
+        if isinstance(profile, PointsProfile):
+            return ProfiledPoisson.points(profile.points, horizon)
+        return ProfiledPoisson.diurnal(arrival.rate, profile.peak_to_trough, profile.peak_at, profile.period)  # type: ignore[arg-type]
+    if isinstance(arrival, ConstantArrival):
+        return Constant(arrival.rate, arrival.start)
+    if isinstance(arrival, BurstArrival):
+        return Burst(arrival.rate, arrival.duration, arrival.start, arrival.every, horizon)
+    assert isinstance(arrival, TraceArrival)
+    return Trace(_read_trace(sc, index, arrival), horizon)
+
+
+def _read_trace(sc: Scenario, index: int, arrival: TraceArrival) -> np.ndarray:
+    import pandas as pd
+
+    path = Path(sc.base_dir) / arrival.file
+    loc = ("clients", index, "arrival", "file")
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ScenarioError(sc.name, [Problem(loc, f"trace file not found: {path}")]) from None
+    except Exception as exc:  # any parse failure is the user's file, not our bug
+        raise ScenarioError(sc.name, [Problem(loc, f"cannot read trace {path}: {exc}")]) from None
+    if arrival.column not in frame:
+        raise ScenarioError(
+            sc.name, [Problem(loc, f"trace {path} has no column {arrival.column!r} (columns: {', '.join(frame.columns)})")]
+        )
+    times = pd.to_numeric(frame[arrival.column], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(times).any() or (times < 0).any():
+        raise ScenarioError(sc.name, [Problem(loc, f"trace {path}: column {arrival.column!r} must hold seconds ≥ 0")])
+    return times
+
+
+def estimate_attempts(sc: Scenario) -> float:
+    """Expected number of first attempts in the run (retries come on top)."""
+    return sum(_arrival_process(sc, i).mean_rate for i in range(len(sc.clients))) * sc.simulation.duration
+
+
+class _Run:
+    """Builds the components of one run and drives them."""
+
+    def __init__(self, sc: Scenario, seed: int) -> None:
+        self.sc = sc
+        self.seed = seed
+        sim = sc.simulation
+        self.duration = sim.duration
+        self.warmup = sim.warmup
+        self.width = sim.bucket or _default_bucket(sim.duration)
+        self.env = simpy.Environment()
+        self.log = AttemptLog()
+        self.function_names = sorted(sc.functions)
+        self.pools = self._build_pools()
+        self.routes = self._build_routes()
+        self.key_space = max(c.cache_keys.count for c in sc.clients)
+        self.clients = [self._build_client(i) for i in range(len(sc.clients))]
+        api = sc.api
+        cache = None
+        hit_latency = None
+        if api.cache is not None and api.cache.ttl > 0:
+            cache = TtlCache(api.cache.ttl)
+            hit_latency = Draws(api.cache.hit_latency_ms, self.rng("gateway/cache_hit"))
+        overhead = api.overhead_ms
+        if overhead is None:
+            median, p99 = DEFAULT_OVERHEAD_MS[api.type]
+            overhead = Lognormal.from_median_p99(median / 1000, p99 / 1000)
+        self.gateway = Gateway(
+            self.env,
+            self.log,
+            overhead=Draws(overhead, self.rng("gateway/overhead")),
+            routes=self.routes,
+            auth=self._build_auth(),
+            account_bucket=TokenBucket(sc.account.api_throttle.rate, sc.account.api_throttle.burst),
+            cache=cache,
+            cache_hit_latency=hit_latency,
+            key_space=self.key_space,
+            warmup=self.warmup,
+            end=self.duration,
+        )
+
+    def rng(self, name: str) -> np.random.Generator:
+        return stream(self.seed, name)
+
+    def _meter(self) -> LevelMeter:
+        return LevelMeter(self.warmup, self.duration, self.width)
+
+    def _build_pools(self) -> dict[str, FunctionPool]:
+        sc = self.sc
+        reserved_total = sum(f.reserved_concurrency or 0 for f in sc.functions.values())
+        account = AccountPool(sc.account.lambda_concurrency - reserved_total)
+        scaling = sc.account.scaling_rate
+        pools = {}
+        for name in self.function_names:
+            f = sc.functions[name]
+            prefix = f"function/{name}/"
+            pools[name] = FunctionPool(
+                name,
+                memory_mb=f.memory_mb,
+                duration=Draws(f.duration_ms, self.rng(prefix + "duration")),
+                cold_start=Draws(f.cold_start_ms, self.rng(prefix + "cold_start")),
+                idle_expiry=Draws(f.idle_expiry, self.rng(prefix + "idle_expiry")),
+                failures=Uniforms(self.rng(prefix + "failures")),
+                error_fraction=f.error_fraction,
+                timeout=f.timeout,
+                reserved=f.reserved_concurrency,
+                provisioned=f.provisioned_concurrency,
+                scaling=TokenBucket(scaling.instances / scaling.per, scaling.instances),
+                account=None if f.reserved_concurrency is not None else account,
+                init_billed=f.init_billed,
+                warmup=self.warmup,
+                busy_meter=self._meter(),
+                live_meter=self._meter(),
+            )
+        return pools
+
+    def _build_routes(self) -> list[RouteStage]:
+        sc = self.sc
+        stages = []
+        for i, r in enumerate(sc.api.routes):
+            throttle = r.throttle or sc.api.throttle
+            integ = r.integration
+            prefix = f"route/{r.route}/"
+            pool = None
+            function = -1
+            latency = None
+            error_fraction = 0.0
+            if isinstance(integ, LambdaIntegration):
+                kind = LAMBDA
+                pool = self.pools[integ.function]
+                function = self.function_names.index(integ.function)
+            else:
+                kind = MOCK if isinstance(integ, MockIntegration) else HTTP
+                latency = Draws(integ.latency_ms, self.rng(prefix + "latency"))
+                error_fraction = getattr(integ, "error_fraction", 0.0)
+            stages.append(
+                RouteStage(
+                    index=i,
+                    name=r.route,
+                    bucket=TokenBucket(throttle.rate, throttle.burst) if throttle else None,
+                    cached=sc.route_cached(r),
+                    invalid_fraction=r.validation.invalid_fraction if r.validation else 0.0,
+                    kind=kind,
+                    pool=pool,
+                    function=function,
+                    latency=latency,
+                    error_fraction=error_fraction,
+                    failures=Uniforms(self.rng(prefix + "failures")),
+                    timeout=sc.route_timeout(r),
+                )
+            )
+        return stages
+
+    def _build_auth(self) -> AuthStage:
+        a = self.sc.api.authorizer
+        if a.type == "none":
+            return AuthStage("none")
+        if a.type == "lambda":
+            tokens = max(c.auth_tokens for c in self.sc.clients)
+            return AuthStage(
+                "lambda",
+                pool=self.pools[a.function],  # type: ignore[index]
+                cache=TtlCache(a.cache_ttl) if a.cache_ttl > 0 else None,
+                deny_below=round(a.deny_fraction * tokens),
+            )
+        latency = a.latency_ms or ConstantDist(DEFAULT_AUTH_LATENCY_MS[a.type] / 1000)
+        return AuthStage(
+            "simple",
+            latency=Draws(latency, self.rng("authorizer/latency")),
+            # IAM answers a request without a valid signature with 403, token authorizers with 401.
+            unauthorized=int(Outcome.FORBIDDEN if a.type == "iam" else Outcome.UNAUTHORIZED),
+        )
+
+    def _build_client(self, index: int) -> Population:
+        sc = self.sc
+        c = sc.clients[index]
+        prefix = f"client/{c.name}/"
+        mix = sc.client_routes(c)
+        route_names = [r.route for r in sc.api.routes]
+        chosen = [(route_names.index(name), w) for name, w in mix.items() if w > 0]
+        route_index = np.array([i for i, _ in chosen], dtype=np.int64)
+        weights = np.array([w for _, w in chosen], dtype=float)
+        route_cdf = np.cumsum(weights) / weights.sum()
+        retry = None
+        if c.retry is not None and c.retry.max_attempts > 1:
+            retry = RetryPolicy(
+                c.retry.max_attempts,
+                c.retry.backoff,
+                c.retry.base,
+                c.retry.cap,
+                c.retry.jitter,
+                frozenset(s for s in STATUSES if c.retry.retries(s)),
+                Uniforms(self.rng(prefix + "retry")),
+            )
+        plan = None
+        if c.usage_plan is not None:
+            p = sc.api.usage_plans[c.usage_plan]
+            q = p.quota
+            period = {"day": 86400.0, "week": 7 * 86400.0, "month": sc.pricing.month}
+            plan = UsagePlan(
+                p.rate,
+                p.burst,
+                q.limit if q else None,
+                period[q.period] if q else 86400.0,
+                q.offset if q else 0,
+            )
+        streams = {
+            name: self.rng(prefix + name)
+            for name in ("routes", "api_keys", "bad_keys", "tokens", "bad_tokens", "cache_keys", "validation")
+        }
+        keys = c.cache_keys
+        return Population(
+            index=index,
+            name=c.name,
+            arrivals=_arrival_process(sc, index),
+            arrival_rng=self.rng(prefix + "arrivals"),
+            route_cdf=route_cdf,
+            route_index=route_index,
+            api_keys=c.api_keys,
+            invalid_key_fraction=c.invalid_key_fraction if plan is not None else 0.0,
+            auth_tokens=c.auth_tokens,
+            invalid_token_fraction=sc.api.authorizer.invalid_fraction if sc.api.authorizer.type != "none" else 0.0,
+            key_count=keys.count,
+            key_cdf=zipf_cdf(keys.count, keys.zipf) if keys.zipf > 0 and keys.count > 1 else None,
+            response_bytes=c.response_bytes,
+            request_bytes=c.request_bytes,
+            retry=retry,
+            plan=plan,
+            streams=streams,
+        )
+
+    def run(self, progress: Callable[[float], None] | None) -> RunLog:
+        started = time.perf_counter()
+        env = self.env
+        step = env.step
+        peek = env.peek
+        attempt = self.gateway.attempt
+        clients = self.clients
+        total_rate = sum(c.arrivals.mean_rate for c in clients)
+        window = min(self.duration, max(1.0, ARRIVALS_PER_WINDOW / total_rate if total_rate > 0 else self.duration))
+        next_id = 0
+        t0 = 0.0
+        while t0 < self.duration:
+            t1 = min(self.duration, t0 + window)
+            times_per_client = [c.arrivals.times(t0, t1, c.arrival_rng) for c in clients]
+            if len(clients) == 1:
+                times = times_per_client[0].tolist()
+                owners = None
+            else:
+                all_times = np.concatenate(times_per_client)
+                all_owners = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(times_per_client)])
+                order = np.argsort(all_times, kind="stable")
+                times = all_times[order].tolist()
+                owners = all_owners[order].tolist()
+            attrs = [c.attributes(len(t)) for c, t in zip(clients, times_per_client, strict=True)]
+            cursor = [0] * len(clients)
+            for i, t in enumerate(times):
+                while peek() <= t:
+                    step()
+                ci = 0 if owners is None else owners[i]
+                j = cursor[ci]
+                cursor[ci] = j + 1
+                routes, keys, tokens, cache_keys, validation = attrs[ci]
+                attempt(t, Request(next_id, clients[ci], routes[j], keys[j], tokens[j], cache_keys[j], validation[j]))
+                next_id += 1
+            if progress is not None:
+                progress(t1 / self.duration)
+            t0 = t1
+        env.run()  # what arrived before the end finishes after it
+        functions = {}
+        for name, pool in self.pools.items():
+            pool.finish(self.duration)
+            f = self.sc.functions[name]
+            functions[name] = FunctionRun(
+                name=name,
+                memory_mb=f.memory_mb,
+                arch=f.arch,
+                provisioned=f.provisioned_concurrency,
+                stats=pool.stats,
+                mean_busy=pool.busy_meter.mean(),
+                peak_busy=pool.busy_meter.peak,
+                mean_live=pool.live_meter.mean(),
+                busy_buckets=pool.busy_meter.bucket_means(),
+                live_buckets=pool.live_meter.bucket_means(),
+            )
+        return RunLog(
+            scenario=self.sc,
+            seed=self.seed,
+            attempts=self.log.arrays(),
+            functions=functions,
+            counters=self.gateway.counters,
+            client_names=[c.name for c in self.sc.clients],
+            route_names=[r.route for r in self.sc.api.routes],
+            function_names=self.function_names,
+            bucket_width=self.width,
+            wall_seconds=time.perf_counter() - started,
+            events={"requests": next_id},
+        )
+
+
+def _default_bucket(duration: float) -> float:
+    """About 200 buckets, rounded to a readable width."""
+    raw = duration / 200
+    for nice in (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400):
+        if raw <= nice:
+            return float(nice)
+    return float(math.ceil(raw / 86400) * 86400)
+
+
+def run(
+    sc: Scenario,
+    seed: int | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> RunLog:
+    """Simulate ``sc`` once. ``seed`` defaults to the scenario's own.
+
+    Raises :class:`RunTooLarge` if the run is estimated above :data:`MAX_REQUESTS` attempts
+    and ``force`` is not set.
+    """
+    if not force:
+        expected = estimate_attempts(sc)
+        if expected > MAX_REQUESTS:
+            raise RunTooLarge(
+                f"{sc.name}: about {expected:,.0f} requests would be simulated "
+                f"(limit {MAX_REQUESTS:,} without --force; a few minutes per 10 million). "
+                "Shorten simulation.duration, or pass --force (force=True in Python) to run it anyway."
+            )
+    return _Run(sc, sc.simulation.seed if seed is None else seed).run(progress)

@@ -1,0 +1,571 @@
+"""The scenario file's schema: what a user may write, validated strictly by pydantic v2.
+
+Durations are strings with units (``250ms``, ``30s``, ``5m``) or numbers of seconds; fields ending in
+``_ms`` take latency distributions whose bare numbers are milliseconds. Every default below is an
+AWS documented default where one exists (see ``apisim/data/limits.yaml``) or an estimate that says so.
+Cross-references between sections (a route's function, a client's usage plan) are checked by
+:func:`reference_problems`, which reports them with the same located errors as the schema.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+
+from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
+from apisim.durations import DURATION_REGEX, to_seconds
+
+# --------------------------------------------------------------------------------------------
+# Value types: durations and distributions with units
+# --------------------------------------------------------------------------------------------
+
+_NUMBER_OR_DURATION = {
+    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": DURATION_REGEX}],
+}
+
+
+def _seconds(value: Any) -> float:
+    return to_seconds(value, bare_unit_s=1.0)
+
+
+Seconds = Annotated[
+    float,
+    BeforeValidator(_seconds),
+    WithJsonSchema({**_NUMBER_OR_DURATION, "description": "a duration: 250ms, 30s, 5m, 1h, 1d, or seconds"}),
+]
+
+_DIST_KEYS: dict[str, tuple[set[str], ...]] = {
+    "constant": ({"value"},),
+    "exponential": ({"mean"},),
+    "lognormal": ({"median", "p99"}, {"mean", "sigma"}),
+    "uniform": ({"low", "high"},),
+    "empirical": ({"values"},),
+}
+
+
+def _dist_schema(unit: str) -> dict[str, Any]:
+    amount = {**_NUMBER_OR_DURATION, "description": f"a number of {unit} or a duration with its unit"}
+    shapes: list[dict[str, Any]] = [{**amount, "description": f"constant, in {unit}"}]
+    for name, key_sets in _DIST_KEYS.items():
+        for keys in key_sets:
+            props: dict[str, Any] = {"dist": {"const": name}}
+            for key in keys:
+                if key == "sigma":
+                    props[key] = {"type": "number", "minimum": 0}
+                elif key == "values":
+                    props[key] = {"type": "array", "items": amount, "minItems": 1}
+                else:
+                    props[key] = amount
+            shapes.append(
+                {"type": "object", "properties": props, "required": ["dist", *sorted(keys)], "additionalProperties": False}
+            )
+    return {"anyOf": shapes, "description": f"a latency distribution (bare numbers in {unit})"}
+
+
+def parse_distribution(raw: Any, *, bare_unit_s: float) -> Distribution:
+    """Build a :class:`Distribution` (in seconds) from its scenario-file form."""
+    if isinstance(raw, (Constant, Exponential, Lognormal, Uniform, Empirical)):
+        return raw
+    if isinstance(raw, (int, float, str)) and not isinstance(raw, bool):
+        return Constant(to_seconds(raw, bare_unit_s=bare_unit_s))
+    if not isinstance(raw, dict):
+        raise ValueError("expected a number or a mapping with 'dist' (constant, exponential, lognormal, uniform, empirical)")
+    kind = raw.get("dist")
+    if kind not in _DIST_KEYS:
+        raise ValueError(f"'dist' must be one of {', '.join(_DIST_KEYS)}; got {kind!r}")
+    given = set(raw) - {"dist"}
+    for keys in _DIST_KEYS[kind]:
+        if given == keys:
+            break
+    else:
+        wanted = " or ".join("{" + ", ".join(sorted(k)) + "}" for k in _DIST_KEYS[kind])
+        raise ValueError(f"a {kind} distribution takes {wanted}; got {{{', '.join(sorted(given))}}}")
+
+    def amount(key: str) -> float:
+        try:
+            return to_seconds(raw[key], bare_unit_s=bare_unit_s)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+
+    if kind == "constant":
+        return Constant(amount("value"))
+    if kind == "exponential":
+        return Exponential(amount("mean"))
+    if kind == "uniform":
+        return Uniform(amount("low"), amount("high"))
+    if kind == "empirical":
+        values = raw["values"]
+        if not isinstance(values, list) or not values:
+            raise ValueError("values: expected a non-empty list")
+        return Empirical(tuple(to_seconds(v, bare_unit_s=bare_unit_s) for v in values))
+    if "median" in given:
+        return Lognormal.from_median_p99(amount("median"), amount("p99"))
+    sigma = raw["sigma"]
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma):
+        raise ValueError(f"sigma: expected a number, got {sigma!r}")
+    return Lognormal.from_mean_sigma(amount("mean"), float(sigma))
+
+
+def _dist_to_spec(dist: Distribution, scale: float) -> Any:
+    if isinstance(dist, Constant):
+        return dist.value / scale
+    if isinstance(dist, Exponential):
+        return {"dist": "exponential", "mean": dist.mean_s / scale}
+    if isinstance(dist, Lognormal):
+        return {"dist": "lognormal", "mean": dist.mean / scale, "sigma": dist.sigma}
+    if isinstance(dist, Uniform):
+        return {"dist": "uniform", "low": dist.low / scale, "high": dist.high / scale}
+    if isinstance(dist, Empirical):
+        return {"dist": "empirical", "values": [v / scale for v in dist.values]}
+    raise TypeError(dist)
+
+
+def _dist_type(bare_unit_s: float, unit: str) -> Any:
+    return Annotated[
+        Any,
+        BeforeValidator(lambda v: parse_distribution(v, bare_unit_s=bare_unit_s)),
+        PlainSerializer(lambda d: _dist_to_spec(d, bare_unit_s)),
+        WithJsonSchema(_dist_schema(unit)),
+    ]
+
+
+LatencyMs = _dist_type(1e-3, "milliseconds")
+"""A latency distribution whose bare numbers are milliseconds."""
+DurationDist = _dist_type(1.0, "seconds")
+"""A duration distribution whose bare numbers are seconds (e.g. idle expiry)."""
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+
+class Simulation(Strict):
+    """How long to simulate, and with which seed."""
+
+    duration: Seconds = Field(3600.0, gt=0, description="simulated time, after which no new requests arrive")
+    warmup: Seconds = Field(0.0, ge=0, description="initial period excluded from every count and percentile")
+    seed: int = Field(1, ge=0, description="base seed; the same seed gives identical numbers")
+    bucket: Seconds | None = Field(None, gt=0, description="width of a timeseries bucket (default: about 200 buckets)")
+
+    @model_validator(mode="after")
+    def _warmup_before_end(self) -> Simulation:
+        if self.warmup >= self.duration:
+            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
+        return self
+
+
+class Throttle(Strict):
+    """A token bucket: ``rate`` tokens per second refill a bucket holding ``burst`` tokens."""
+
+    rate: float = Field(gt=0, description="steady-state requests per second (refill)")
+    burst: int = Field(ge=0, description="bucket capacity in requests")
+
+
+QuotaPeriod = Literal["day", "week", "month"]
+
+
+class Quota(Strict):
+    """A usage plan's request quota per API key."""
+
+    limit: int = Field(gt=0, description="requests allowed per period")
+    period: QuotaPeriod = Field(description="day | week | month")
+    offset: int = Field(0, ge=0, description="requests subtracted from the limit in the first period")
+
+
+class UsagePlan(Strict):
+    """Per-API-key throttle and quota (REST APIs only)."""
+
+    rate: float | None = Field(None, gt=0)
+    burst: int | None = Field(None, ge=0)
+    quota: Quota | None = None
+
+    @model_validator(mode="after")
+    def _rate_and_burst_together(self) -> UsagePlan:
+        if (self.rate is None) != (self.burst is None):
+            raise ValueError("a usage plan throttle needs both rate and burst")
+        return self
+
+    @property
+    def throttle(self) -> Throttle | None:
+        return None if self.rate is None else Throttle(rate=self.rate, burst=self.burst or 0)
+
+
+class Authorizer(Strict):
+    """Who may call the API. A Lambda authorizer is a real function with cold starts and a result cache."""
+
+    type: Literal["lambda", "cognito", "iam", "jwt", "none"] = "none"
+    function: str | None = Field(None, description="the Lambda authorizer's function (type: lambda)")
+    cache_ttl: Seconds = Field(300.0, le=3600.0, description="result cache TTL per token; 0 disables (AWS default 300s)")
+    invalid_fraction: Fraction = Field(0.0, description="share of requests with a bad token: 401 Unauthorized")
+    deny_fraction: Fraction = Field(0.0, description="share of tokens whose policy denies: 403 Forbidden (cached)")
+    latency_ms: LatencyMs | None = Field(
+        None, description="added latency of a non-Lambda authorizer (estimate by default: AWS publishes none)"
+    )
+
+    @model_validator(mode="after")
+    def _function_iff_lambda(self) -> Authorizer:
+        if self.type == "lambda" and not self.function:
+            raise ValueError("a lambda authorizer needs 'function'")
+        if self.type != "lambda" and self.function:
+            raise ValueError(f"'function' is only for type: lambda, not {self.type}")
+        return self
+
+
+class Cache(Strict):
+    """The REST API stage cache."""
+
+    size_gb: Literal[0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237] = Field(0.5, description="one of AWS's cache sizes")
+    ttl: Seconds = Field(300.0, le=3600.0, description="time to live of a cached response (AWS default 300s, max 3600s)")
+    hit_latency_ms: LatencyMs = Field(
+        Constant(0.001), description="time to answer from the cache (estimate: AWS publishes none)"
+    )
+
+
+class LambdaIntegration(Strict):
+    type: Literal["lambda"]
+    function: str
+
+
+class HttpIntegration(Strict):
+    type: Literal["http"]
+    latency_ms: LatencyMs
+    error_fraction: Fraction = Field(0.0, description="share answered with a 5xx by the endpoint (502)")
+
+
+class MockIntegration(Strict):
+    type: Literal["mock"]
+    latency_ms: LatencyMs = Field(Constant(0.0))
+
+
+class AwsIntegration(Strict):
+    type: Literal["aws"]
+    service: str = Field("dynamodb", description="for the record only")
+    latency_ms: LatencyMs
+    error_fraction: Fraction = 0.0
+
+
+Integration = Annotated[
+    LambdaIntegration | HttpIntegration | MockIntegration | AwsIntegration, Field(discriminator="type")
+]
+
+_ROUTE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$")
+
+
+class Validation(Strict):
+    invalid_fraction: Fraction = Field(description="share of requests rejected by request validation (400)")
+
+
+class Route(Strict):
+    """One method on one resource, e.g. ``GET /products``."""
+
+    route: str = Field(description="METHOD /path, e.g. 'GET /products'")
+    integration: Integration
+    cache: bool | None = Field(None, description="cache responses (REST; default: GET routes when api.cache is set)")
+    throttle: Throttle | None = Field(None, description="per-method bucket (default: the stage's api.throttle)")
+    validation: Validation | None = None
+    timeout: Seconds | None = Field(None, ge=0.05, description="integration timeout (default: 29s REST, 30s HTTP)")
+
+    @model_validator(mode="after")
+    def _route_form(self) -> Route:
+        if not _ROUTE.match(self.route):
+            raise ValueError(f"route must look like 'GET /path' (METHOD is GET, POST, PUT, PATCH, DELETE, ...), got {self.route!r}")
+        return self
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+
+class Api(Strict):
+    """The API Gateway API: its type, pipeline settings and routes."""
+
+    type: Literal["rest", "http"] = "rest"
+    overhead_ms: LatencyMs | None = Field(
+        None, description="the gateway's own time per request (default: an estimate by API type)"
+    )
+    throttle: Throttle | None = Field(None, description="the stage's default method throttle")
+    authorizer: Authorizer = Field(default_factory=Authorizer)
+    cache: Cache | None = Field(None, description="stage cache (REST only)")
+    usage_plans: dict[str, UsagePlan] = Field(default_factory=dict, description="REST only")
+    routes: list[Route] = Field(min_length=1)
+
+
+class ScalingRate(Strict):
+    instances: int = Field(1000, gt=0)
+    per: Seconds = Field(10.0, gt=0)
+
+
+class Account(Strict):
+    """Account-wide limits (AWS defaults)."""
+
+    api_throttle: Throttle = Field(default_factory=lambda: Throttle(rate=10000, burst=5000))
+    lambda_concurrency: int = Field(1000, gt=0)
+    unreserved_minimum: int = Field(100, ge=0, description="concurrency AWS keeps unreserved")
+    scaling_rate: ScalingRate = Field(default_factory=ScalingRate)
+
+
+class Function(Strict):
+    """A Lambda function."""
+
+    memory_mb: int = Field(128, ge=128, le=10240)
+    arch: Literal["x86_64", "arm64"] = "x86_64"
+    duration_ms: LatencyMs = Field(description="handler run time per invocation (warm)")
+    cold_start_ms: LatencyMs = Field(
+        None, validate_default=True, description="init time of a new instance (default: an estimate, median 300ms)"
+    )
+    idle_expiry: DurationDist = Field(
+        None, validate_default=True, description="how long an idle instance survives (default: uniform 5m–15m, estimate)"
+    )
+    reserved_concurrency: int | None = Field(None, ge=0)
+    provisioned_concurrency: int = Field(0, ge=0)
+    timeout: Seconds = Field(3.0, ge=1.0, le=900.0, description="function timeout (AWS default 3s)")
+    error_fraction: Fraction = Field(0.0, description="share of invocations that fail (502 at the gateway)")
+    init_billed: bool = Field(True, description="bill the init phase (on-demand ZIP functions, since 2025-08-01)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _estimated_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            # Estimates, not AWS figures: see docs "Defaults" and data/limits.yaml.
+            if data.get("cold_start_ms") is None:
+                data["cold_start_ms"] = {"dist": "lognormal", "median": 300, "p99": 1200}
+            if data.get("idle_expiry") is None:
+                data["idle_expiry"] = {"dist": "uniform", "low": "5m", "high": "15m"}
+        return data
+
+    @model_validator(mode="after")
+    def _provisioned_within_reserved(self) -> Function:
+        if self.reserved_concurrency is not None and self.provisioned_concurrency > self.reserved_concurrency:
+            raise ValueError(
+                f"provisioned_concurrency ({self.provisioned_concurrency}) cannot exceed reserved_concurrency "
+                f"({self.reserved_concurrency})"
+            )
+        return self
+
+
+class PoissonProfile(Strict):
+    type: Literal["diurnal"]
+    peak_to_trough: float = Field(gt=1, description="ratio of the busiest to the quietest rate")
+    peak_at: Seconds = Field(14 * 3600.0, description="time of day of the peak")
+    period: Seconds = Field(86400.0, gt=0)
+
+
+class PointsProfile(Strict):
+    type: Literal["points"]
+    points: list[tuple[Seconds, Annotated[float, Field(ge=0)]]] = Field(
+        min_length=1, description="[time, rate] pairs, linear between them, flat after the last"
+    )
+
+    @model_validator(mode="after")
+    def _increasing(self) -> PointsProfile:
+        times = [t for t, _ in self.points]
+        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+            raise ValueError("profile points must be in increasing time order")
+        return self
+
+
+Profile = Annotated[PoissonProfile | PointsProfile, Field(discriminator="type")]
+
+
+class PoissonArrival(Strict):
+    process: Literal["poisson"]
+    rate: float | None = Field(None, gt=0, description="mean requests per second (with a diurnal profile: the daily mean)")
+    profile: Profile | None = None
+
+    @model_validator(mode="after")
+    def _rate_or_points(self) -> PoissonArrival:
+        if isinstance(self.profile, PointsProfile):
+            if self.rate is not None:
+                raise ValueError("give either 'rate' or a points profile, not both")
+        elif self.rate is None:
+            raise ValueError("a poisson arrival needs 'rate'")
+        return self
+
+
+class ConstantArrival(Strict):
+    process: Literal["constant"]
+    rate: float = Field(gt=0, description="requests per second, evenly spaced")
+    start: Seconds = 0.0
+
+
+class BurstArrival(Strict):
+    process: Literal["burst"]
+    rate: float = Field(gt=0, description="requests per second during the burst, evenly spaced")
+    duration: Seconds = Field(gt=0)
+    start: Seconds = 0.0
+    every: Seconds | None = Field(None, gt=0, description="repeat the burst with this period")
+
+
+class TraceArrival(Strict):
+    process: Literal["trace"]
+    file: str = Field(description="CSV with a column of arrival times in seconds (relative to the file's folder)")
+    column: str = "t"
+
+
+Arrival = Annotated[PoissonArrival | ConstantArrival | BurstArrival | TraceArrival, Field(discriminator="process")]
+
+
+class CacheKeys(Strict):
+    count: int = Field(1, ge=1, description="distinct cacheable responses")
+    zipf: float = Field(0.0, ge=0, description="popularity exponent: p(k) ∝ k^-zipf; 0 is uniform")
+
+
+_RETRY_ON = re.compile(r"^([1-5][0-9][0-9]|[45]xx)$")
+
+
+class Retry(Strict):
+    max_attempts: int = Field(3, ge=1, le=20)
+    backoff: Literal["exponential", "constant"] = "exponential"
+    base: Seconds = Field(0.1, description="first backoff")
+    cap: Seconds = Field(20.0, description="longest backoff")
+    jitter: Literal["full", "equal", "none"] = "full"
+    on: list[str] = Field(default_factory=lambda: ["429", "5xx"], description="status codes or classes to retry")
+
+    @model_validator(mode="after")
+    def _statuses(self) -> Retry:
+        bad = [s for s in self.on if not _RETRY_ON.match(str(s))]
+        if bad:
+            raise ValueError(f"retry.on takes status codes like 429, 503 or classes 4xx, 5xx; got {bad}")
+        return self
+
+    def retries(self, status: int) -> bool:
+        code = str(status)
+        return code in self.on or f"{code[0]}xx" in self.on
+
+
+class Client(Strict):
+    """A population of callers with one arrival process."""
+
+    name: str
+    usage_plan: str | None = None
+    api_keys: int = Field(1, ge=1, description="distinct API keys; each has its own bucket and quota")
+    invalid_key_fraction: Fraction = Field(0.0, description="requests with a missing or wrong API key (403)")
+    arrival: Arrival
+    routes: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="share of requests per route (default: even across all routes)"
+    )
+    cache_keys: CacheKeys = Field(default_factory=CacheKeys)
+    auth_tokens: int = Field(1, ge=1, description="distinct bearer tokens (drives the authorizer cache)")
+    request_bytes: int = Field(1024, ge=0, description="estimate")
+    response_bytes: int = Field(1024, ge=0, description="estimate")
+    retry: Retry | None = None
+
+
+class Pricing(Strict):
+    region: Literal["us-east-1"] = "us-east-1"
+    month: Seconds = Field(730 * 3600.0, gt=0, description="hours in a billing month (AWS uses 730)")
+    free_tier: bool = Field(False, description="apply the 12-month free tier")
+
+
+class Scenario(Strict):
+    """A whole design under a whole workload."""
+
+    name: str
+    description: str = ""
+    simulation: Simulation = Field(default_factory=Simulation)
+    api: Api
+    functions: dict[str, Function] = Field(default_factory=dict)
+    account: Account = Field(default_factory=Account)
+    clients: list[Client] = Field(min_length=1)
+    pricing: Pricing = Field(default_factory=Pricing)
+    base_dir: str = Field(".", exclude=True, description="folder the scenario file was read from (set by load)")
+
+    def route_cached(self, route: Route) -> bool:
+        """Whether responses of ``route`` go through the stage cache."""
+        if self.api.cache is None or self.api.cache.ttl <= 0:
+            return False
+        return route.method == "GET" if route.cache is None else route.cache
+
+    def route_timeout(self, route: Route) -> float:
+        """The integration timeout of ``route`` in seconds."""
+        return route.timeout if route.timeout is not None else (29.0 if self.api.type == "rest" else 30.0)
+
+    def client_routes(self, client: Client) -> dict[str, float]:
+        """The client's route mix, defaulting to an even spread."""
+        if client.routes is not None:
+            return client.routes
+        return {r.route: 1.0 / len(self.api.routes) for r in self.api.routes}
+
+
+Loc = tuple[str | int, ...]
+
+
+def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
+    """Problems no single section can see: references between sections and REST-only features.
+
+    Returns ``(location, message, offending value)`` triples; empty when the scenario is coherent.
+    """
+    out: list[tuple[Loc, str, Any]] = []
+    functions = sorted(sc.functions)
+    known = f"defined functions: {', '.join(functions) or 'none'}"
+    api = sc.api
+    rest = api.type == "rest"
+    seen_routes: set[str] = set()
+    for i, route in enumerate(api.routes):
+        if route.route in seen_routes:
+            out.append((("api", "routes", i, "route"), "route defined twice", route.route))
+        seen_routes.add(route.route)
+        integ = route.integration
+        if isinstance(integ, LambdaIntegration) and integ.function not in sc.functions:
+            out.append((("api", "routes", i, "integration", "function"), f"no such function ({known})", integ.function))
+        if not rest and route.cache:
+            out.append((("api", "routes", i, "cache"), "response caching is REST only (HTTP APIs have no cache)", True))
+        if not rest and route.validation is not None:
+            out.append((("api", "routes", i, "validation"), "request validation is REST only", "validation"))
+        if not rest and route.timeout is not None and route.timeout > 30:
+            out.append((("api", "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout))
+    if not rest and api.cache is not None:
+        out.append((("api", "cache"), "the API cache is REST only; use type: rest or remove cache", "cache"))
+    if not rest and api.usage_plans:
+        out.append((("api", "usage_plans"), "usage plans and API keys are REST only", "usage_plans"))
+    auth = api.authorizer
+    if auth.type == "lambda" and auth.function not in sc.functions:
+        out.append((("api", "authorizer", "function"), f"no such function ({known})", auth.function))
+    allowed_auth = {"rest": {"lambda", "cognito", "iam", "none"}, "http": {"lambda", "jwt", "iam", "none"}}[api.type]
+    if auth.type not in allowed_auth:
+        out.append(
+            (("api", "authorizer", "type"), f"a {api.type} API supports {', '.join(sorted(allowed_auth))}", auth.type)
+        )
+    reserved = sum(f.reserved_concurrency or 0 for f in sc.functions.values())
+    limit = sc.account.lambda_concurrency - sc.account.unreserved_minimum
+    if reserved > limit:
+        out.append(
+            (
+                ("functions",),
+                f"reserved concurrency adds up to {reserved}, but at most {limit} may be reserved "
+                f"(account.lambda_concurrency {sc.account.lambda_concurrency} minus {sc.account.unreserved_minimum} "
+                "kept unreserved)",
+                reserved,
+            )
+        )
+    names: set[str] = set()
+    for i, client in enumerate(sc.clients):
+        if client.name in names:
+            out.append((("clients", i, "name"), "client name used twice", client.name))
+        names.add(client.name)
+        if client.usage_plan is not None and client.usage_plan not in api.usage_plans:
+            plans = ", ".join(sorted(api.usage_plans)) or "none"
+            out.append((("clients", i, "usage_plan"), f"no such usage plan (defined: {plans})", client.usage_plan))
+        if client.routes is not None:
+            for name in client.routes:
+                if name not in seen_routes:
+                    out.append(
+                        (("clients", i, "routes", name), f"no such route (defined: {', '.join(sorted(seen_routes))})", name)
+                    )
+            total = sum(client.routes.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-6):
+                out.append((("clients", i, "routes"), f"route shares must add up to 1, they add up to {total:g}", total))
+    return out
