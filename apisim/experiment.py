@@ -50,10 +50,10 @@ class Result:
         return metrics.timeseries(self.log)
 
     def write(self, out: str | Path) -> Path:
-        """Write summary.json, requests.parquet, timeseries.csv and cost.csv into ``out`` atomically."""
-        from apisim.output import write_run
+        """Write summary.json, requests.parquet, timeseries.csv, cost.csv, figures and report.md into ``out``, atomically."""
+        from apisim.report import write_run_report
 
-        return write_run(self, Path(out))
+        return write_run_report(self, Path(out))
 
 
 def simulate(

@@ -8,6 +8,7 @@ Every problem names the file, the line, the field path and what is allowed.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -63,6 +64,23 @@ def _short(value: Any) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
+class ScenarioLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans.
+
+    Why: YAML 1.1 reads ``on``, ``off``, ``yes`` and ``no`` as booleans, which would turn the
+    retry policy's ``on:`` key into ``True``. Only ``true`` and ``false`` are booleans here.
+    """
+
+
+ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     key = id(node)
     if key in memo:
@@ -81,7 +99,7 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
 def compose_yaml(text: str, source: str) -> yaml.Node | None:
     """Parse YAML text into a node tree (which keeps line numbers), refusing alias bombs."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=ScenarioLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -103,7 +121,7 @@ def construct(node: yaml.Node | None, source: str) -> Any:
     """Turn a safe node tree into plain Python data (dicts, lists, str, numbers, bools)."""
     if node is None:
         return None
-    loader = yaml.SafeLoader("")
+    loader = ScenarioLoader("")
     try:
         return loader.construct_document(node)
     except yaml.constructor.ConstructorError as exc:

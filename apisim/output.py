@@ -8,10 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from apisim.experiment import Result
+from typing import Any
 
 
 def to_json(summary: dict[str, Any]) -> str:
@@ -46,15 +43,3 @@ def atomic_dir(target: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def write_run(result: Result, out: Path) -> Path:
-    """summary.json, requests.parquet, timeseries.csv and cost.csv under ``out``."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
-        result.requests.to_parquet(tmp / "requests.parquet", index=False)
-        result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
-        result.cost.to_csv(tmp / "cost.csv", index=False)
-
-    return atomic_dir(out, fill)

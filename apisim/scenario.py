@@ -432,7 +432,9 @@ class Retry(Strict):
     base: Seconds = Field(0.1, description="first backoff")
     cap: Seconds = Field(20.0, description="longest backoff")
     jitter: Literal["full", "equal", "none"] = "full"
-    on: list[str] = Field(default_factory=lambda: ["429", "5xx"], description="status codes or classes to retry")
+    on: list[Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]] = Field(
+        default_factory=lambda: ["429", "5xx"], description="status codes (429, 503) or classes (4xx, 5xx) to retry"
+    )
 
     @model_validator(mode="after")
     def _statuses(self) -> Retry:

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine with only Python: `make run` and `make test`.
+# Every install step lives here, so CI (a clean clone) installs exactly what a developer does.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall when the project's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/apisim run scenarios/default.yaml --out reports/default
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check apisim tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check apisim tests benchmarks
+	$(BIN)/python -m ruff format --check apisim tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
