@@ -82,7 +82,9 @@ def _run_with_progress(sc: Scenario, seed: int | None, force: bool, quiet: bool)
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)")],
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")] = False,
-    out: Annotated[Path | None, typer.Option(help="write summary.json, requests.parquet, timeseries.csv, cost.csv, report.md here")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write summary.json, requests.parquet, timeseries.csv, cost.csv, report.md here")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="override simulation.seed")] = None,
     duration: Annotated[str | None, typer.Option(help="override simulation.duration, e.g. 10m")] = None,
     warmup: Annotated[str | None, typer.Option(help="override simulation.warmup, e.g. 30s")] = None,
@@ -142,3 +144,7 @@ def version() -> None:
 def main() -> None:
     """Entry point of the ``apisim`` script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

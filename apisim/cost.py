@@ -84,7 +84,13 @@ def monthly_bill(u: Usage, table: PriceTable | None = None) -> pd.DataFrame:
     requests = u.lambda_requests
     if free:
         requests = max(0.0, requests - free["lambda_requests"])
-    row("lambda_requests", u.lambda_requests, "invocations", requests * lam["requests"]["per_request"], "$0.20 per million")
+    row(
+        "lambda_requests",
+        u.lambda_requests,
+        "invocations",
+        requests * lam["requests"]["per_request"],
+        "$0.20 per million",
+    )
 
     free_gb_s = free["lambda_gb_seconds"] if free else 0.0
     compute = 0.0

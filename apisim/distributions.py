@@ -133,7 +133,7 @@ class Draws:
     microsecond. Call the instance to get the next value as a Python float.
     """
 
-    __slots__ = ("_dist", "_rng", "_batch", "_buffer", "_i")
+    __slots__ = ("_batch", "_buffer", "_dist", "_i", "_rng")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, batch: int = 4096) -> None:
         self._dist = dist

@@ -50,7 +50,7 @@ class Result:
         return metrics.timeseries(self.log)
 
     def write(self, out: str | Path) -> Path:
-        """Write summary.json, requests.parquet, timeseries.csv, cost.csv, figures and report.md into ``out``, atomically."""
+        """Write the summary, tables, figures and report.md into the folder ``out``, atomically."""
         from apisim.report import write_run_report
 
         return write_run_report(self, Path(out))

@@ -112,7 +112,11 @@ def compose_yaml(text: str, source: str) -> yaml.Node | None:
         if size > MAX_EXPANDED_NODES:
             raise ScenarioError(
                 source,
-                [Problem((), f"refused: aliases expand this document to {size:,} nodes (limit {MAX_EXPANDED_NODES:,})")],
+                [
+                    Problem(
+                        (), f"refused: aliases expand this document to {size:,} nodes (limit {MAX_EXPANDED_NODES:,})"
+                    )
+                ],
             )
     return node
 
@@ -144,7 +148,7 @@ def line_of(node: yaml.Node | None, loc: Loc) -> int | None:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    nxt = value if not isinstance(value, yaml.ScalarNode) else value
+                    nxt = value
                     line = key.start_mark.line + 1
                     break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
@@ -242,7 +246,7 @@ def _friendly(err: dict[str, Any], clean: Loc) -> tuple[Loc, str]:
         msg = msg.removeprefix("Value error, ")
     elif kind == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return clean + (str(ctx.get("discriminator", "")).strip("'"),), (
+        return (*clean, str(ctx.get("discriminator", "")).strip("'")), (
             f"must be one of {ctx.get('expected_tags', '')}"
         )
     elif kind == "union_tag_not_found":
@@ -271,7 +275,9 @@ def problems_from_validation(exc: ValidationError, root: yaml.Node | None) -> li
 # ----------------------------------------------------------------------------------------------
 
 
-def validate_scenario(data: Any, *, source: str = "<scenario>", root: yaml.Node | None = None, base_dir: str = ".") -> Scenario:
+def validate_scenario(
+    data: Any, *, source: str = "<scenario>", root: yaml.Node | None = None, base_dir: str = "."
+) -> Scenario:
     """Validate plain data as a scenario, raising :class:`ScenarioError` with every problem found."""
     if not isinstance(data, dict):
         raise ScenarioError(source, [Problem((), "a scenario must be a mapping (name:, api:, clients:, ...)")])

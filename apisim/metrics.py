@@ -127,7 +127,13 @@ def client_summary(run: RunLog) -> dict[str, Any]:
     a = run.attempts
     rid = a["request_id"]
     if rid.size == 0:
-        return {"requests": 0, "attempts_per_request": None, "by_outcome": {}, "success_ratio": None, "latency_ms": latency_stats(rid.astype(float))}
+        return {
+            "requests": 0,
+            "attempts_per_request": None,
+            "by_outcome": {},
+            "success_ratio": None,
+            "latency_ms": latency_stats(rid.astype(float)),
+        }
     order = np.lexsort((a["attempt"], rid))
     rid_sorted = rid[order]
     starts = np.flatnonzero(np.r_[True, rid_sorted[1:] != rid_sorted[:-1]])
@@ -238,7 +244,9 @@ def requests_frame(run: RunLog) -> pd.DataFrame:
             "overhead_ms": a["overhead"] * 1000.0,
             "auth_ms": a["auth"] * 1000.0,
             "integration_ms": a["integration"] * 1000.0,
-            "auth_cache_hit": pd.array(np.where(a["auth_cache_hit"] < 0, None, a["auth_cache_hit"] == 1), dtype="boolean"),
+            "auth_cache_hit": pd.array(
+                np.where(a["auth_cache_hit"] < 0, None, a["auth_cache_hit"] == 1), dtype="boolean"
+            ),
             "function": pd.Categorical.from_codes(a["function"], run.function_names) if run.function_names else None,
             "cold_start": pd.array(np.where(a["cold_start"] < 0, None, a["cold_start"] == 1), dtype="boolean"),
             "init_ms": a["init"] * 1000.0,

@@ -6,10 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -40,7 +40,15 @@ def concurrency(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
         if col.startswith("concurrency."):
             name = col.split(".", 1)[1]
             line = ax.step(timeseries["t"], timeseries[col], where="post", label=f"{name} busy")[0]
-            ax.step(timeseries["t"], timeseries[f"instances.{name}"], where="post", linestyle="--", color=line.get_color(), alpha=0.6, label=f"{name} live")
+            ax.step(
+                timeseries["t"],
+                timeseries[f"instances.{name}"],
+                where="post",
+                linestyle="--",
+                color=line.get_color(),
+                alpha=0.6,
+                label=f"{name} live",
+            )
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("instances")
     ax.grid(True, alpha=0.3)

@@ -15,7 +15,8 @@ def _markdown(result: Result) -> str:
         f"# {s['scenario']}",
         "",
         f"apisim {__version__} · seed {s['seed']} · {s['simulated_seconds']:,.0f} s simulated after "
-        f"{s['warmup_seconds']:,.0f} s warm-up · prices of {s['prices_retrieved']} · month scale ×{s['month_scale']:,.1f}",
+        f"{s['warmup_seconds']:,.0f} s warm-up · prices of {s['prices_retrieved']} · "
+        f"month scale ×{s['month_scale']:,.1f}",
         "",
         "## Outcomes (per attempt)",
         "",
@@ -28,10 +29,20 @@ def _markdown(result: Result) -> str:
     lines += ["", f"429 rate: {rate:.4%}" if rate is not None else "429 rate: –", "", "## Latency (ms)", ""]
     keys = ["mean", "p50", "p90", "p95", "p99", "p999", "max"]
     lines += ["| | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for label, block in (("all answered", s["latency_ms"]), ("successful", s["latency_ok_ms"]), ("client", s["client"]["latency_ms"])):
+    for label, block in (
+        ("all answered", s["latency_ms"]),
+        ("successful", s["latency_ok_ms"]),
+        ("client", s["client"]["latency_ms"]),
+    ):
         lines.append(f"| {label} | " + " | ".join("–" if block[k] is None else f"{block[k]:,.1f}" for k in keys) + " |")
     if s["functions"]:
-        lines += ["", "## Functions", "", "| function | invocations | cold-start ratio | throttles | mean conc. | max conc. | mean instances |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Functions",
+            "",
+            "| function | invocations | cold-start ratio | throttles | mean conc. | max conc. | mean instances |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for name, f in s["functions"].items():
             ratio = "–" if f["cold_start_ratio"] is None else f"{f['cold_start_ratio']:.2%}"
             lines.append(
@@ -42,7 +53,16 @@ def _markdown(result: Result) -> str:
     for r in result.cost.itertuples():
         lines.append(f"| {r.item} | {r.quantity:,.0f} | {r.unit} | {r.usd:,.2f} |")
     lines += [f"| **total** | | | **{s['cost_monthly_usd']['total']:,.2f}** |", ""]
-    lines += ["## Figures", "", "![latency](latency.png)", "", "![traffic](traffic.png)", "", "![concurrency](concurrency.png)", ""]
+    lines += [
+        "## Figures",
+        "",
+        "![latency](latency.png)",
+        "",
+        "![traffic](traffic.png)",
+        "",
+        "![concurrency](concurrency.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -9,11 +9,21 @@ Cross-references between sections (a route's function, a client's usage plan) ar
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
 from apisim.durations import DURATION_REGEX, to_seconds
@@ -60,7 +70,12 @@ def _dist_schema(unit: str) -> dict[str, Any]:
                 else:
                     props[key] = amount
             shapes.append(
-                {"type": "object", "properties": props, "required": ["dist", *sorted(keys)], "additionalProperties": False}
+                {
+                    "type": "object",
+                    "properties": props,
+                    "required": ["dist", *sorted(keys)],
+                    "additionalProperties": False,
+                }
             )
     return {"anyOf": shapes, "description": f"a latency distribution (bare numbers in {unit})"}
 
@@ -72,7 +87,9 @@ def parse_distribution(raw: Any, *, bare_unit_s: float) -> Distribution:
     if isinstance(raw, (int, float, str)) and not isinstance(raw, bool):
         return Constant(to_seconds(raw, bare_unit_s=bare_unit_s))
     if not isinstance(raw, dict):
-        raise ValueError("expected a number or a mapping with 'dist' (constant, exponential, lognormal, uniform, empirical)")
+        raise ValueError(
+            "expected a number or a mapping with 'dist' (constant, exponential, lognormal, uniform, empirical)"
+        )
     kind = raw.get("dist")
     if kind not in _DIST_KEYS:
         raise ValueError(f"'dist' must be one of {', '.join(_DIST_KEYS)}; got {kind!r}")
@@ -207,7 +224,9 @@ class Authorizer(Strict):
 
     type: Literal["lambda", "cognito", "iam", "jwt", "none"] = "none"
     function: str | None = Field(None, description="the Lambda authorizer's function (type: lambda)")
-    cache_ttl: Seconds = Field(300.0, le=3600.0, description="result cache TTL per token; 0 disables (AWS default 300s)")
+    cache_ttl: Seconds = Field(
+        300.0, le=3600.0, description="result cache TTL per token; 0 disables (AWS default 300s)"
+    )
     invalid_fraction: Fraction = Field(0.0, description="share of requests with a bad token: 401 Unauthorized")
     deny_fraction: Fraction = Field(0.0, description="share of tokens whose policy denies: 403 Forbidden (cached)")
     latency_ms: LatencyMs | None = Field(
@@ -227,7 +246,9 @@ class Cache(Strict):
     """The REST API stage cache."""
 
     size_gb: Literal[0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237] = Field(0.5, description="one of AWS's cache sizes")
-    ttl: Seconds = Field(300.0, le=3600.0, description="time to live of a cached response (AWS default 300s, max 3600s)")
+    ttl: Seconds = Field(
+        300.0, le=3600.0, description="time to live of a cached response (AWS default 300s, max 3600s)"
+    )
     hit_latency_ms: LatencyMs = Field(
         Constant(0.001), description="time to answer from the cache (estimate: AWS publishes none)"
     )
@@ -277,11 +298,12 @@ class Route(Strict):
     validation: Validation | None = None
     timeout: Seconds | None = Field(None, ge=0.05, description="integration timeout (default: 29s REST, 30s HTTP)")
 
-    @model_validator(mode="after")
-    def _route_form(self) -> Route:
-        if not _ROUTE.match(self.route):
-            raise ValueError(f"route must look like 'GET /path' (METHOD is GET, POST, PUT, PATCH, DELETE, ...), got {self.route!r}")
-        return self
+    @field_validator("route")
+    @classmethod
+    def _route_form(cls, value: str) -> str:
+        if not _ROUTE.match(value):
+            raise ValueError("must look like 'GET /path' (METHOD: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY)")
+        return value
 
     @property
     def method(self) -> str:
@@ -326,7 +348,9 @@ class Function(Strict):
         None, validate_default=True, description="init time of a new instance (default: an estimate, median 300ms)"
     )
     idle_expiry: DurationDist = Field(
-        None, validate_default=True, description="how long an idle instance survives (default: uniform 5m–15m, estimate)"
+        None,
+        validate_default=True,
+        description="how long an idle instance survives (default: uniform 5m–15m, estimate)",
     )
     reserved_concurrency: int | None = Field(None, ge=0)
     provisioned_concurrency: int = Field(0, ge=0)
@@ -372,7 +396,7 @@ class PointsProfile(Strict):
     @model_validator(mode="after")
     def _increasing(self) -> PointsProfile:
         times = [t for t, _ in self.points]
-        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError("profile points must be in increasing time order")
         return self
 
@@ -382,7 +406,9 @@ Profile = Annotated[PoissonProfile | PointsProfile, Field(discriminator="type")]
 
 class PoissonArrival(Strict):
     process: Literal["poisson"]
-    rate: float | None = Field(None, gt=0, description="mean requests per second (with a diurnal profile: the daily mean)")
+    rate: float | None = Field(
+        None, gt=0, description="mean requests per second (with a diurnal profile: the daily mean)"
+    )
     profile: Profile | None = None
 
     @model_validator(mode="after")
@@ -432,7 +458,9 @@ class Retry(Strict):
     base: Seconds = Field(0.1, description="first backoff")
     cap: Seconds = Field(20.0, description="longest backoff")
     jitter: Literal["full", "equal", "none"] = "full"
-    on: list[Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]] = Field(
+    on: list[
+        Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+    ] = Field(
         default_factory=lambda: ["429", "5xx"], description="status codes (429, 503) or classes (4xx, 5xx) to retry"
     )
 
@@ -524,15 +552,17 @@ def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
         if isinstance(integ, LambdaIntegration) and integ.function not in sc.functions:
             out.append((("api", "routes", i, "integration", "function"), f"no such function ({known})", integ.function))
         if not rest and route.cache:
-            out.append((("api", "routes", i, "cache"), "response caching is REST only (HTTP APIs have no cache)", True))
+            out.append((("api", "routes", i, "cache"), "response caching is REST only (HTTP APIs have no cache)", None))
         if not rest and route.validation is not None:
-            out.append((("api", "routes", i, "validation"), "request validation is REST only", "validation"))
+            out.append((("api", "routes", i, "validation"), "request validation is REST only", None))
         if not rest and route.timeout is not None and route.timeout > 30:
-            out.append((("api", "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout))
+            out.append(
+                (("api", "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout)
+            )
     if not rest and api.cache is not None:
-        out.append((("api", "cache"), "the API cache is REST only; use type: rest or remove cache", "cache"))
+        out.append((("api", "cache"), "the API cache is REST only; use type: rest or remove cache", None))
     if not rest and api.usage_plans:
-        out.append((("api", "usage_plans"), "usage plans and API keys are REST only", "usage_plans"))
+        out.append((("api", "usage_plans"), "usage plans and API keys are REST only", None))
     auth = api.authorizer
     if auth.type == "lambda" and auth.function not in sc.functions:
         out.append((("api", "authorizer", "function"), f"no such function ({known})", auth.function))
@@ -565,9 +595,15 @@ def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
             for name in client.routes:
                 if name not in seen_routes:
                     out.append(
-                        (("clients", i, "routes", name), f"no such route (defined: {', '.join(sorted(seen_routes))})", name)
+                        (
+                            ("clients", i, "routes", name),
+                            f"no such route (defined: {', '.join(sorted(seen_routes))})",
+                            name,
+                        )
                     )
             total = sum(client.routes.values())
             if not math.isclose(total, 1.0, abs_tol=1e-6):
-                out.append((("clients", i, "routes"), f"route shares must add up to 1, they add up to {total:g}", total))
+                out.append(
+                    (("clients", i, "routes"), f"route shares must add up to 1, they add up to {total:g}", total)
+                )
     return out

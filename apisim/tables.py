@@ -55,7 +55,16 @@ def render_summary(result: Result, console: Console) -> None:
     latency.add_row("client (with retries)", *(_fmt(client["latency_ms"][k]) for k in keys))
 
     functions = Table(title="Functions", title_justify="left")
-    for col in ("function", "invocations", "cold starts", "throttles", "mean conc.", "max conc.", "mean instances", "GB-s"):
+    for col in (
+        "function",
+        "invocations",
+        "cold starts",
+        "throttles",
+        "mean conc.",
+        "max conc.",
+        "mean instances",
+        "GB-s",
+    ):
         functions.add_column(col, justify="left" if col == "function" else "right")
     for name, f in s["functions"].items():
         functions.add_row(

@@ -36,8 +36,13 @@ def one_function(
         {
             "name": "one-function",
             "simulation": sim,
-            "api": {"type": api_type, "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}]},
-            "functions": {"f": {"duration_ms": duration_ms, "cold_start_ms": cold_start_ms, "timeout": "900s", **function}},
+            "api": {
+                "type": api_type,
+                "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}],
+            },
+            "functions": {
+                "f": {"duration_ms": duration_ms, "cold_start_ms": cold_start_ms, "timeout": "900s", **function}
+            },
             "account": {"lambda_concurrency": 10000, "scaling_rate": {"instances": 100000, "per": "1s"}},
             "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": rate}}],
         }

@@ -38,7 +38,9 @@ def cached_scenario(rate: float, ttl: str, keys: int, zipf: float, duration: str
             "cache": {"ttl": ttl},
             "routes": [{"route": "GET /r", "integration": {"type": "mock", "latency_ms": 0}}],
         },
-        "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": rate}, "cache_keys": {"count": keys, "zipf": zipf}}],
+        "clients": [
+            {"name": "c", "arrival": {"process": "poisson", "rate": rate}, "cache_keys": {"count": keys, "zipf": zipf}}
+        ],
     }
 
 

@@ -14,7 +14,16 @@ N = 200_000
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("250ms", 0.25), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("1d", 86400.0), ("1.5s", 1.5), (12, 12.0), (0, 0.0)],
+    [
+        ("250ms", 0.25),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("1d", 86400.0),
+        ("1.5s", 1.5),
+        (12, 12.0),
+        (0, 0.0),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert to_seconds(text) == pytest.approx(seconds)
@@ -34,7 +43,13 @@ def test_bare_numbers_take_the_field_unit() -> None:
 
 @pytest.mark.parametrize(
     "dist",
-    [Exponential(0.12), Lognormal.from_median_p99(0.06, 0.3), Lognormal.from_mean_sigma(0.1, 0.8), Uniform(300, 900), Empirical((0.01, 0.02, 0.5))],
+    [
+        Exponential(0.12),
+        Lognormal.from_median_p99(0.06, 0.3),
+        Lognormal.from_mean_sigma(0.1, 0.8),
+        Uniform(300, 900),
+        Empirical((0.01, 0.02, 0.5)),
+    ],
     ids=repr,
 )
 def test_sample_mean_matches_the_distribution_mean(dist) -> None:

@@ -58,7 +58,9 @@ def test_erlang_b_is_insensitive_to_the_service_distribution() -> None:
     assert_close(observed, erlang_b(c, a), se, "Erlang-B with lognormal service")
 
 
-@pytest.mark.parametrize("dist", [{"dist": "lognormal", "median": 80, "p99": 900}, {"dist": "uniform", "low": 10, "high": 390}])
+@pytest.mark.parametrize(
+    "dist", [{"dist": "lognormal", "median": 80, "p99": 900}, {"dist": "uniform", "low": 10, "high": 390}]
+)
 def test_unlimited_pool_mean_concurrency_is_lambda_times_mean_service(dist: dict) -> None:
     rate = 300.0
     sc = one_function(rate=rate, duration_ms=dist, sim={"duration": 500, "warmup": 20, "bucket": "1s"})
@@ -130,7 +132,10 @@ def test_warm_reuse_takes_the_most_recently_used_instance_and_idle_ones_expire()
 
 
 def test_billed_duration_is_rounded_up_to_the_millisecond_and_includes_init() -> None:
-    pool = make_pool(duration=Draws(Constant(0.0421), np.random.default_rng(0)), cold_start=Draws(Constant(0.3), np.random.default_rng(0)))
+    pool = make_pool(
+        duration=Draws(Constant(0.0421), np.random.default_rng(0)),
+        cold_start=Draws(Constant(0.3), np.random.default_rng(0)),
+    )
     cold = pool.invoke(0.0)
     warm = pool.invoke(5.0)
     assert cold.billed_ms == 343  # 300 ms init + 42.1 ms run, rounded up

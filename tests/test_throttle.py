@@ -45,7 +45,10 @@ def test_the_seed_burst_scenario_throttles_what_the_bucket_arithmetic_says() -> 
         {
             "name": "burst",
             "simulation": {"duration": "10s"},
-            "api": {"throttle": {"rate": 1000, "burst": 2000}, "routes": [{"route": "GET /p", "integration": {"type": "mock"}}]},
+            "api": {
+                "throttle": {"rate": 1000, "burst": 2000},
+                "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],
+            },
             "clients": [{"name": "s", "arrival": {"process": "burst", "rate": 1500, "duration": "5s"}}],
         }
     )
@@ -60,7 +63,10 @@ def test_sustained_overload_converges_to_the_refill_rate() -> None:
         {
             "name": "sustained",
             "simulation": {"duration": "60s"},
-            "api": {"throttle": {"rate": 1000, "burst": 2000}, "routes": [{"route": "GET /p", "integration": {"type": "mock"}}]},
+            "api": {
+                "throttle": {"rate": 1000, "burst": 2000},
+                "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],
+            },
             "clients": [{"name": "s", "arrival": {"process": "constant", "rate": 2000}}],
         }
     )
@@ -103,7 +109,9 @@ def test_usage_plan_quota_gives_limit_exceeded_429s() -> None:
                 "usage_plans": {"tiny": {"quota": {"limit": 100, "period": "day"}}},
                 "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],
             },
-            "clients": [{"name": "c", "usage_plan": "tiny", "api_keys": 3, "arrival": {"process": "constant", "rate": 0.01}}],
+            "clients": [
+                {"name": "c", "usage_plan": "tiny", "api_keys": 3, "arrival": {"process": "constant", "rate": 0.01}}
+            ],
         }
     )
     s = simulate(sc).summary

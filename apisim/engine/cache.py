@@ -14,7 +14,7 @@ import heapq
 class TtlCache:
     """Entries live for ``ttl`` seconds after being written; a lookup at exactly expiry misses."""
 
-    __slots__ = ("ttl", "expires", "pending")
+    __slots__ = ("expires", "pending", "ttl")
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl

@@ -46,7 +46,9 @@ class Poisson(ArrivalProcess):
 class ProfiledPoisson(ArrivalProcess):
     """Non-homogeneous Poisson arrivals with rate ``rate_at(t)``, by thinning per window."""
 
-    def __init__(self, rate_at: Callable[[np.ndarray], np.ndarray], peak_in: Callable[[float, float], float], mean_rate: float) -> None:
+    def __init__(
+        self, rate_at: Callable[[np.ndarray], np.ndarray], peak_in: Callable[[float, float], float], mean_rate: float
+    ) -> None:
         self.rate_at = rate_at
         self.peak_in = peak_in
         self.mean_rate = mean_rate
@@ -217,9 +219,15 @@ class Population:
     streams: dict[str, np.random.Generator]
 
     def attributes(self, n: int) -> tuple[list[int], list[int], list[int], list[int], list[float]]:
-        """Attributes of the next ``n`` requests: route, API key (-1 invalid), token (-1 invalid), cache key, validation coin."""
+        """Attributes of the next ``n`` requests.
+
+        Returns route, API key (-1: missing or invalid), token (-1: invalid), cache key and the
+        validation coin, each as a list.
+        """
         s = self.streams
-        routes = self.route_index[np.searchsorted(self.route_cdf, s["routes"].random(n), side="right").clip(0, len(self.route_index) - 1)]
+        routes = self.route_index[
+            np.searchsorted(self.route_cdf, s["routes"].random(n), side="right").clip(0, len(self.route_index) - 1)
+        ]
         keys = s["api_keys"].integers(0, self.api_keys, n)
         if self.invalid_key_fraction:
             keys = np.where(s["bad_keys"].random(n) < self.invalid_key_fraction, -1, keys)
@@ -229,6 +237,8 @@ class Population:
         if self.key_cdf is None:
             cache_keys = s["cache_keys"].integers(0, self.key_count, n)
         else:
-            cache_keys = np.searchsorted(self.key_cdf, s["cache_keys"].random(n), side="right").clip(0, self.key_count - 1)
+            cache_keys = np.searchsorted(self.key_cdf, s["cache_keys"].random(n), side="right").clip(
+                0, self.key_count - 1
+            )
         validation = s["validation"].random(n)
         return routes.tolist(), keys.tolist(), tokens.tolist(), cache_keys.tolist(), validation.tolist()

@@ -37,7 +37,7 @@ class FunctionStats:
 class Invocation:
     """What happened to one admitted invocation (times in seconds)."""
 
-    __slots__ = ("cold", "init", "run", "failed", "provisioned", "billed_ms")
+    __slots__ = ("billed_ms", "cold", "failed", "init", "provisioned", "run")
 
     def __init__(self, cold: bool, init: float, run: float, failed: bool, provisioned: bool, billed_ms: int) -> None:
         self.cold = cold
@@ -51,7 +51,7 @@ class Invocation:
 class AccountPool:
     """The account's unreserved concurrency, shared by every function without a reservation."""
 
-    __slots__ = ("limit", "busy", "members")
+    __slots__ = ("busy", "limit", "members")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -71,9 +71,11 @@ class AuthStage:
 class Request:
     """One client request; its attempts share everything but the attempt number."""
 
-    __slots__ = ("id", "client", "route", "api_key", "token", "cache_key", "validation", "attempt")
+    __slots__ = ("api_key", "attempt", "cache_key", "client", "id", "route", "token", "validation")
 
-    def __init__(self, rid: int, client: Population, route: int, api_key: int, token: int, cache_key: int, validation: float) -> None:
+    def __init__(
+        self, rid: int, client: Population, route: int, api_key: int, token: int, cache_key: int, validation: float
+    ) -> None:
         self.id = rid
         self.client = client
         self.route = route
@@ -150,7 +152,16 @@ class Gateway:
         else:
             delay = auth.latency()  # type: ignore[misc]
             if req.token < 0:
-                self._finish(now, req, auth.unauthorized, 401 if auth.unauthorized == UNAUTHORIZED else 403, overhead, delay, 0.0, -1)
+                self._finish(
+                    now,
+                    req,
+                    auth.unauthorized,
+                    401 if auth.unauthorized == UNAUTHORIZED else 403,
+                    overhead,
+                    delay,
+                    0.0,
+                    -1,
+                )
             else:
                 self._admit(now, req, now, overhead, delay, -1)
 
@@ -229,7 +240,15 @@ class Gateway:
         self._integrate(now, req, route, t0, overhead, auth_s, auth_hit, cache_key)
 
     def _integrate(
-        self, now: float, req: Request, route: RouteStage, t0: float, overhead: float, auth_s: float, auth_hit: int, cache_key: int
+        self,
+        now: float,
+        req: Request,
+        route: RouteStage,
+        t0: float,
+        overhead: float,
+        auth_s: float,
+        auth_hit: int,
+        cache_key: int,
     ) -> None:
         timeout = route.timeout
         if route.kind == LAMBDA:
@@ -240,13 +259,30 @@ class Gateway:
             took = inv.init + inv.run
             cold = 1 if inv.cold else 0
             if took > timeout:
-                self._finish(t0, req, TIMEOUT, 504, overhead, auth_s, timeout, auth_hit, route.function, cold, inv.init, inv.billed_ms)
+                self._finish(
+                    t0,
+                    req,
+                    TIMEOUT,
+                    504,
+                    overhead,
+                    auth_s,
+                    timeout,
+                    auth_hit,
+                    route.function,
+                    cold,
+                    inv.init,
+                    inv.billed_ms,
+                )
             elif inv.failed:
-                self._finish(t0, req, ERROR, 502, overhead, auth_s, took, auth_hit, route.function, cold, inv.init, inv.billed_ms)
+                self._finish(
+                    t0, req, ERROR, 502, overhead, auth_s, took, auth_hit, route.function, cold, inv.init, inv.billed_ms
+                )
             else:
                 if cache_key >= 0:
                     self.cache.store(cache_key, now + took)  # type: ignore[union-attr]
-                self._finish(t0, req, OK, 200, overhead, auth_s, took, auth_hit, route.function, cold, inv.init, inv.billed_ms)
+                self._finish(
+                    t0, req, OK, 200, overhead, auth_s, took, auth_hit, route.function, cold, inv.init, inv.billed_ms
+                )
             return
         took = route.latency()  # type: ignore[misc]
         if took > timeout:

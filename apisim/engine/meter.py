@@ -14,7 +14,7 @@ class LevelMeter:
     held at any instant in [start, end).
     """
 
-    __slots__ = ("level", "last", "area", "peak", "start", "end", "width", "buckets")
+    __slots__ = ("area", "buckets", "end", "last", "level", "peak", "start", "width")
 
     def __init__(self, start: float, end: float, width: float) -> None:
         self.level = 0

@@ -30,7 +30,7 @@ COLUMNS: dict[str, str] = {
 class AttemptLog:
     """Append-only columns, one row per attempt. ``record`` takes the fields in ``COLUMNS`` order."""
 
-    __slots__ = ("columns", "_appends")
+    __slots__ = ("_appends", "columns")
 
     def __init__(self) -> None:
         self.columns = {name: array(code) for name, code in COLUMNS.items()}
@@ -78,5 +78,7 @@ class AttemptLog:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Zero-copy numpy views of every column."""
-        return {name: np.frombuffer(col, dtype=col.typecode) if len(col) else np.array([], dtype=col.typecode)
-                for name, col in self.columns.items()}
+        return {
+            name: np.frombuffer(col, dtype=col.typecode) if len(col) else np.array([], dtype=col.typecode)
+            for name, col in self.columns.items()
+        }

@@ -46,8 +46,8 @@ from apisim.scenario import (
     ConstantArrival,
     LambdaIntegration,
     MockIntegration,
-    PoissonArrival,
     PointsProfile,
+    PoissonArrival,
     Scenario,
     TraceArrival,
 )
@@ -139,7 +139,8 @@ def _read_trace(sc: Scenario, index: int, arrival: TraceArrival) -> np.ndarray:
         raise ScenarioError(sc.name, [Problem(loc, f"cannot read trace {path}: {exc}")]) from None
     if arrival.column not in frame:
         raise ScenarioError(
-            sc.name, [Problem(loc, f"trace {path} has no column {arrival.column!r} (columns: {', '.join(frame.columns)})")]
+            sc.name,
+            [Problem(loc, f"trace {path} has no column {arrival.column!r} (columns: {', '.join(frame.columns)})")],
         )
     times = pd.to_numeric(frame[arrival.column], errors="coerce").to_numpy(dtype=float)
     if np.isnan(times).any() or (times < 0).any():
@@ -362,7 +363,9 @@ class _Run:
                 owners = None
             else:
                 all_times = np.concatenate(times_per_client)
-                all_owners = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(times_per_client)])
+                all_owners = np.concatenate(
+                    [np.full(len(t), i, dtype=np.int64) for i, t in enumerate(times_per_client)]
+                )
                 order = np.argsort(all_times, kind="stable")
                 times = all_times[order].tolist()
                 owners = all_owners[order].tolist()

@@ -16,7 +16,7 @@ EPSILON = 1e-9
 class TokenBucket:
     """AWS-style throttle: capacity ``burst``, refilled at ``rate`` tokens/s, starts full, 1 token a request."""
 
-    __slots__ = ("rate", "burst", "tokens", "last")
+    __slots__ = ("burst", "last", "rate", "tokens")
 
     def __init__(self, rate: float, burst: float, now: float = 0.0) -> None:
         self.rate = float(rate)
@@ -44,7 +44,7 @@ class Quota:
     the limit in the first period only (AWS's ``QuotaSettings.offset``).
     """
 
-    __slots__ = ("limit", "period", "offset", "used", "current")
+    __slots__ = ("current", "limit", "offset", "period", "used")
 
     def __init__(self, limit: int, period_s: float, offset: int = 0) -> None:
         self.limit = limit
@@ -69,7 +69,7 @@ class Quota:
 class UsagePlan:
     """Per-API-key throttle bucket and quota, created on a key's first request."""
 
-    __slots__ = ("rate", "burst", "quota_limit", "quota_period", "quota_offset", "buckets", "quotas")
+    __slots__ = ("buckets", "burst", "quota_limit", "quota_offset", "quota_period", "quotas", "rate")
 
     def __init__(
         self,

@@ -1,0 +1,109 @@
+"""The command line: outputs, exit codes, quiet when piped, refusal of runs too large."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from apisim.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+SUMMARY_KEYS = {
+    "scenario", "seed", "simulated_seconds", "month_scale", "requests", "status_counts", "rate_429",
+    "latency_ms", "latency_ok_ms", "client", "cache", "authorizer", "functions", "cost_monthly_usd",
+}  # fmt: skip
+
+
+def test_run_json_prints_only_the_summary() -> None:
+    r = runner.invoke(app, ["run", "scenarios/03-authorizer.yaml", "--json", "--duration", "60s", "--warmup", "10s"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert set(s) >= SUMMARY_KEYS
+    assert set(s["requests"]["by_outcome"]) == {
+        "ok", "cache_hit", "throttled", "quota_exceeded", "unauthorized", "forbidden", "invalid",
+        "backend_throttled", "timeout", "error",
+    }  # fmt: skip
+    assert set(s["latency_ms"]) == {"mean", "p50", "p90", "p95", "p99", "p999", "max"}
+    assert set(s["cost_monthly_usd"]["items"]) == {
+        "api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer",
+    }  # fmt: skip
+    for f in s["functions"].values():
+        assert {"invocations", "cold_starts", "cold_start_ratio", "throttles", "mean_concurrency", "max_concurrency",
+                "mean_instances", "billed_gb_seconds"} <= set(f)  # fmt: skip
+
+
+def test_run_out_writes_every_file(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "a"
+    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    names = {p.name for p in out.iterdir()}
+    assert {"summary.json", "requests.parquet", "timeseries.csv", "cost.csv", "report.md", "latency.png"} <= names
+    requests = pd.read_parquet(out / "requests.parquet")
+    assert len(requests) == 7500
+    assert json.loads((out / "summary.json").read_text())["requests"]["by_outcome"]["throttled"] == 501
+    assert not [p for p in tmp_path.joinpath("runs").iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_output_folder_is_replaced_whole(tmp_path: Path) -> None:
+    out = tmp_path / "a"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(out), "--json"])
+    assert r.exit_code == 0
+    assert not (out / "stale.txt").exists()
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
+    import apisim.report
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(apisim.report, "_markdown", boom)
+    from apisim import simulate
+
+    res = simulate(ROOT / "scenarios" / "07-burst.yaml")
+    with pytest.raises(RuntimeError, match="disk full"):
+        res.write(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_and_schema() -> None:
+    r = runner.invoke(app, ["validate", "scenarios/00-hello.yaml", "scenarios/default.yaml"])
+    assert r.exit_code == 0 and r.stdout.count("ok") == 2
+    r = runner.invoke(app, ["schema"])
+    schema = json.loads(r.stdout)
+    assert {"api", "clients", "functions", "simulation"} <= set(schema["properties"])
+    assert "base_dir" not in schema["properties"]
+
+
+def test_too_large_a_run_is_refused_with_the_estimate_and_force(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text(
+        (ROOT / "scenarios" / "00-hello.yaml").read_text().replace("rate: 20", "rate: 50000")
+        + "simulation: {duration: 30d}\n"
+    )
+    r = runner.invoke(app, ["run", str(big)])
+    assert r.exit_code == 2
+    assert "--force" in r.output and "129,600,000,000" in r.output.replace("\n", "")
+
+
+def test_bad_option_values_are_user_errors() -> None:
+    r = runner.invoke(app, ["run", "scenarios/00-hello.yaml", "--duration", "ten minutes"])
+    assert r.exit_code == 2 and "duration" in r.output
+
+
+def test_piped_run_shows_no_progress_bar() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "apisim.cli", "run", "scenarios/00-hello.yaml", "--duration", "60s"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    assert proc.stderr == ""
+    assert "Monthly cost" in proc.stdout
