@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,12 @@ run: $(STAMP)
 	$(BIN)/apisim run scenarios/default.yaml --out reports/default
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check apisim tests benchmarks
+	$(BIN)/python -m ruff check apisim tests
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check apisim tests benchmarks
-	$(BIN)/python -m ruff format --check apisim tests benchmarks
+	$(BIN)/python -m ruff check apisim tests
+	$(BIN)/python -m ruff format --check apisim tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
