@@ -22,6 +22,18 @@ def build(base: dict[str, Any], **sections: Any) -> Scenario:
     return validate_scenario(data)
 
 
+def mock_api(duration: str, arrival: dict[str, Any], **api: Any) -> Scenario:
+    """One client calling one mock route (no backend): the gateway stages on their own."""
+    return validate_scenario(
+        {
+            "name": "mock-api",
+            "simulation": {"duration": duration},
+            "api": {**api, "routes": [{"route": "GET /p", "integration": {"type": "mock"}}]},
+            "clients": [{"name": "c", "arrival": arrival}],
+        }
+    )
+
+
 def one_function(
     *,
     rate: float,

@@ -7,7 +7,7 @@ import pytest
 from apisim import simulate
 from apisim.cost import monthly_bill, prices, tiered
 from apisim.metrics import Usage
-from tests.conftest import build
+from tests.conftest import build, mock_api
 
 P = prices().data
 
@@ -146,17 +146,11 @@ def test_simulated_counts_are_scaled_to_the_month_before_tiers() -> None:
 
 
 def test_throttled_and_unauthorized_requests_are_not_billed() -> None:
-    sc = build(
-        {
-            "name": "unbilled",
-            "simulation": {"duration": "10s"},
-            "api": {
-                "throttle": {"rate": 10, "burst": 10},
-                "authorizer": {"type": "cognito", "invalid_fraction": 0.5},
-                "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],
-            },
-            "clients": [{"name": "c", "arrival": {"process": "constant", "rate": 100}}],
-        }
+    sc = mock_api(
+        "10s",
+        {"process": "constant", "rate": 100},
+        throttle={"rate": 10, "burst": 10},
+        authorizer={"type": "cognito", "invalid_fraction": 0.5},
     )
     res = simulate(sc)
     by = res.summary["requests"]["by_outcome"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from apisim import simulate
 from apisim.engine.throttle import Quota, TokenBucket
-from tests.conftest import build
+from tests.conftest import build, mock_api
 
 
 def reference_admissions(times: list[Fraction], rate: Fraction, burst: Fraction) -> list[bool]:
@@ -41,17 +41,7 @@ def test_the_seed_burst_scenario_throttles_what_the_bucket_arithmetic_says() -> 
     times = [Fraction(k, 1500) for k in range(7500)]
     expected = reference_admissions(times, Fraction(1000), Fraction(2000))
     assert sum(expected) == 6999  # 2000 + 1000·(7499/1500) tokens, floored
-    sc = build(
-        {
-            "name": "burst",
-            "simulation": {"duration": "10s"},
-            "api": {
-                "throttle": {"rate": 1000, "burst": 2000},
-                "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],
-            },
-            "clients": [{"name": "s", "arrival": {"process": "burst", "rate": 1500, "duration": "5s"}}],
-        }
-    )
+    sc = mock_api("10s", {"process": "burst", "rate": 1500, "duration": "5s"}, throttle={"rate": 1000, "burst": 2000})
     s = simulate(sc).summary
     assert s["requests"]["by_outcome"]["ok"] == 6999
     assert s["requests"]["by_outcome"]["throttled"] == 501
@@ -59,17 +49,7 @@ def test_the_seed_burst_scenario_throttles_what_the_bucket_arithmetic_says() -> 
 
 
 def test_sustained_overload_converges_to_the_refill_rate() -> None:
-    sc = build(
-        {
-            "name": "sustained",
-            "simulation": {"duration": "60s"},
-            "api": {
-                "throttle": {"rate": 1000, "burst": 2000},
-                "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],
-            },
-            "clients": [{"name": "s", "arrival": {"process": "constant", "rate": 2000}}],
-        }
-    )
+    sc = mock_api("60s", {"process": "constant", "rate": 2000}, throttle={"rate": 1000, "burst": 2000})
     s = simulate(sc).summary
     times = [Fraction(k, 2000) for k in range(120_000)]
     assert s["requests"]["by_outcome"]["ok"] == sum(reference_admissions(times, Fraction(1000), Fraction(2000)))
