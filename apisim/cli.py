@@ -62,9 +62,9 @@ def _with_overrides(sc: Scenario, duration: str | None, warmup: str | None) -> S
     return sc.model_copy(update={"simulation": sim.model_copy(update={"duration": new_duration, "warmup": new_warmup})})
 
 
-def _run_with_progress(sc: Scenario, seed: int | None, force: bool, quiet: bool) -> Result:
+def _run_with_progress(sc: Scenario, seed: int | None, force: bool, records: bool | None, quiet: bool) -> Result:
     if quiet or not err.is_terminal:
-        return simulate(sc, seed, force=force)
+        return simulate(sc, seed, force=force, records=records)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -75,7 +75,7 @@ def _run_with_progress(sc: Scenario, seed: int | None, force: bool, quiet: bool)
     )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(sc.name, total=1.0)
-        return simulate(sc, seed, force=force, progress=lambda done: bar.update(task, completed=done))
+        return simulate(sc, seed, force=force, records=records, progress=lambda done: bar.update(task, completed=done))
 
 
 @app.command()
@@ -83,17 +83,24 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)")],
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")] = False,
     out: Annotated[
-        Path | None, typer.Option(help="write summary.json, requests.parquet, timeseries.csv, cost.csv, report.md here")
+        Path | None,
+        typer.Option(
+            help="write summary.json, timeseries.csv, cost.csv, report.md, figures (requests.parquet with records)"
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="override simulation.seed")] = None,
     duration: Annotated[str | None, typer.Option(help="override simulation.duration, e.g. 10m")] = None,
     warmup: Annotated[str | None, typer.Option(help="override simulation.warmup, e.g. 30s")] = None,
     force: Annotated[bool, typer.Option(help="run even if the run is estimated to be very large")] = False,
+    records: Annotated[
+        bool | None,
+        typer.Option("--records/--no-records", help="keep one row per attempt (default: for runs up to 1M attempts)"),
+    ] = None,
 ) -> None:
     """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost."""
     with _user_errors():
         sc = _with_overrides(load(scenario), duration, warmup)
-        result = _run_with_progress(sc, seed, force, quiet=json_out)
+        result = _run_with_progress(sc, seed, force, records, quiet=json_out)
         if out is not None:
             result.write(out)
         if json_out:

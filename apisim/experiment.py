@@ -41,8 +41,21 @@ class Result:
 
     @cached_property
     def requests(self) -> pd.DataFrame:
-        """One row per attempt (including warm-up rows, flagged in ``warmup``)."""
+        """One row per attempt (including warm-up rows, flagged in ``warmup``).
+
+        Only for runs that kept records (``records=True``, or small runs by default).
+        """
         return metrics.requests_frame(self.log)
+
+    @property
+    def has_records(self) -> bool:
+        """Whether per-attempt rows were kept."""
+        return self.log.records is not None
+
+    @cached_property
+    def latency_quantiles(self) -> pd.DataFrame:
+        """The latency distribution of answered attempts after warm-up: ``q`` and ``latency_ms``."""
+        return metrics.latency_quantiles(self.log)
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
@@ -61,13 +74,16 @@ def simulate(
     seed: int | None = None,
     *,
     force: bool = False,
+    records: bool | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Result:
     """Simulate a scenario (object or file path) once.
 
     ``seed`` defaults to the scenario's ``simulation.seed``; the same scenario and seed give
-    identical numbers in any process. ``force`` lets a run estimated too large go ahead;
-    ``progress`` is called with the fraction of simulated time done.
+    identical numbers in any process. ``force`` lets a run estimated too large go ahead.
+    ``records`` keeps one row per attempt (default: only for runs of up to a million
+    attempts; otherwise only running totals, in flat memory). ``progress`` is called with the
+    fraction of simulated time done.
     """
     sc = scenario if isinstance(scenario, Scenario) else load(scenario)
-    return Result(run(sc, seed, force=force, progress=progress))
+    return Result(run(sc, seed, force=force, records=records, progress=progress))

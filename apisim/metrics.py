@@ -15,21 +15,23 @@ import numpy as np
 import pandas as pd
 
 from apisim.engine.simulation import RunLog
-from apisim.outcomes import NOT_BILLED, Outcome
+from apisim.engine.sketch import LatencySketch
+from apisim.outcomes import Outcome
 
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
 
-def latency_stats(latency_s: np.ndarray) -> dict[str, float | None]:
-    """mean, p50, p90, p95, p99, p999 and max, in milliseconds (None when there is nothing to measure)."""
-    keys = ["mean", *PERCENTILES, "max"]
-    if latency_s.size == 0:
-        return dict.fromkeys(keys)
-    ms = latency_s * 1000.0
-    q = np.percentile(ms, list(PERCENTILES.values()))
-    out: dict[str, float | None] = {"mean": float(ms.mean())}
-    out.update({k: float(v) for k, v in zip(PERCENTILES, q, strict=True)})
-    out["max"] = float(ms.max())
+def latency_stats(sketch: LatencySketch) -> dict[str, float | None]:
+    """mean, p50, p90, p95, p99, p999 and max in milliseconds (None when nothing was measured).
+
+    Percentiles come from a sketch within 0.5% of the exact value; mean and max are exact.
+    """
+    out: dict[str, float | None] = {"mean": None if sketch.mean is None else sketch.mean * 1000.0}
+    for key, q in PERCENTILES.items():
+        v = sketch.quantile(q)
+        out[key] = None if v is None else v * 1000.0
+    v = sketch.quantile(1.0)
+    out["max"] = None if v is None else v * 1000.0
     return out
 
 
@@ -54,24 +56,15 @@ class Usage:
     scale: float
 
 
-def post_warmup(run: RunLog) -> np.ndarray:
-    """Mask of attempts that count (arrived after warm-up)."""
-    return run.attempts["t_arrival"] >= run.warmup
-
-
 def summarize(run: RunLog) -> dict[str, Any]:
     """The summary (the ``--json`` output); its keys are a contract other tools read."""
     sc = run.scenario
-    a = run.attempts
-    keep = post_warmup(run)
-    outcome = a["outcome"][keep]
-    status = a["status"][keep]
-    latency = a["latency"][keep]
-    offered = int(keep.sum())
-    by_outcome = {o.key: int(np.count_nonzero(outcome == o)) for o in Outcome}
-    codes, counts = np.unique(status, return_counts=True)
-    status_counts = {str(int(c)): int(n) for c, n in zip(codes, counts, strict=True)}
-    ok_mask = (outcome == Outcome.OK) | (outcome == Outcome.CACHE_HIT)
+    tally = run.tally
+    per_outcome = tally.outcome_counts()
+    offered = int(per_outcome.sum())
+    by_outcome = {o.key: int(per_outcome[o]) for o in Outcome}
+    status_counts = {str(code): n for code, n in tally.status_counts().items()}
+    errors = sum(n for code, n in tally.status_counts().items() if code >= 500)
     measured = sc.simulation.duration - sc.simulation.warmup
     c = run.counters
     functions = {}
@@ -90,7 +83,7 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "provisioned_concurrency": f.provisioned,
             "billed_gb_seconds": (s.billed_ms_on_demand + s.billed_ms_provisioned) / 1000.0 * gb,
         }
-    summary: dict[str, Any] = {
+    return {
         "scenario": sc.name,
         "seed": run.seed,
         "simulated_seconds": measured,
@@ -102,11 +95,19 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "by_outcome": by_outcome,
         },
         "status_counts": status_counts,
-        "rate_429": _ratio(status_counts.get("429", 0), offered),
-        "error_rate": _ratio(int(np.count_nonzero(status >= 500)), offered),
-        "latency_ms": latency_stats(latency),
-        "latency_ok_ms": latency_stats(latency[ok_mask]),
-        "client": client_summary(run),
+        "rate_429": _ratio(tally.status_counts().get(429, 0), offered),
+        "error_rate": _ratio(errors, offered),
+        "latency_ms": latency_stats(tally.latency_all),
+        "latency_ok_ms": latency_stats(tally.latency_ok),
+        "client": {
+            "requests": tally.requests,
+            "attempts_per_request": _ratio(tally.attempts_total, tally.requests),
+            "by_outcome": {o.key: int(tally.final_counts[o]) for o in Outcome},
+            "success_ratio": _ratio(
+                int(tally.final_counts[Outcome.OK] + tally.final_counts[Outcome.CACHE_HIT]), tally.requests
+            ),
+            "latency_ms": latency_stats(tally.latency_client),
+        },
         "cache": {
             "hits": c.cache_hits,
             "misses": c.cache_misses,
@@ -119,64 +120,22 @@ def summarize(run: RunLog) -> dict[str, Any]:
         },
         "functions": functions,
     }
-    return summary
-
-
-def client_summary(run: RunLog) -> dict[str, Any]:
-    """End to end per request: the final outcome after retries, and the time the caller waited."""
-    a = run.attempts
-    rid = a["request_id"]
-    if rid.size == 0:
-        return {
-            "requests": 0,
-            "attempts_per_request": None,
-            "by_outcome": {},
-            "success_ratio": None,
-            "latency_ms": latency_stats(rid.astype(float)),
-        }
-    order = np.lexsort((a["attempt"], rid))
-    rid_sorted = rid[order]
-    starts = np.flatnonzero(np.r_[True, rid_sorted[1:] != rid_sorted[:-1]])
-    ends = np.r_[starts[1:], rid_sorted.size] - 1
-    first = order[starts]
-    last = order[ends]
-    keep = a["t_arrival"][first] >= run.warmup
-    first, last = first[keep], last[keep]
-    final = a["outcome"][last]
-    waited = a["t_arrival"][last] + a["latency"][last] - a["t_arrival"][first]
-    attempts = (ends - starts + 1)[keep]
-    n = int(keep.sum())
-    ok = int(np.count_nonzero((final == Outcome.OK) | (final == Outcome.CACHE_HIT)))
-    return {
-        "requests": n,
-        "attempts_per_request": float(attempts.mean()) if n else None,
-        "by_outcome": {o.key: int(np.count_nonzero(final == o)) for o in Outcome},
-        "success_ratio": _ratio(ok, n),
-        "latency_ms": latency_stats(waited),
-    }
 
 
 def usage(run: RunLog) -> Usage:
     """Counts after warm-up, scaled to the pricing month."""
     sc = run.scenario
-    a = run.attempts
-    keep = post_warmup(run)
-    outcome = a["outcome"][keep]
-    billed = ~np.isin(outcome, [int(o) for o in NOT_BILLED])
-    client = a["client"][keep]
+    tally = run.tally
     measured = sc.simulation.duration - sc.simulation.warmup
     scale = sc.pricing.month / measured
     if sc.api.type == "http":
         unit = 524288
-        per_client = np.array(
-            [max(1, math.ceil((c.request_bytes + c.response_bytes) / unit)) for c in sc.clients], dtype=float
-        )
-        api_units = float(per_client[client[billed]].sum())
+        per_request = np.array([max(1, math.ceil((c.request_bytes + c.response_bytes) / unit)) for c in sc.clients])
+        api_units = float((tally.billed_by_client * per_request).sum())
     else:
-        api_units = float(np.count_nonzero(billed))
-    ok = (outcome == Outcome.OK) | (outcome == Outcome.CACHE_HIT)
+        api_units = float(tally.billed_by_client.sum())
     response_bytes = np.array([c.response_bytes for c in sc.clients], dtype=float)
-    transfer_gb = float(response_bytes[client[ok]].sum()) / 2**30
+    transfer_gb = float((tally.ok_by_client * response_bytes).sum()) / 2**30
     gb_s: dict[str, float] = {"x86_64": 0.0, "arm64": 0.0}
     pc_gb_s: dict[str, float] = {"x86_64": 0.0, "arm64": 0.0}
     pc_config: dict[str, float] = {"x86_64": 0.0, "arm64": 0.0}
@@ -204,27 +163,29 @@ def usage(run: RunLog) -> Usage:
 
 def timeseries(run: RunLog) -> pd.DataFrame:
     """One row per time bucket: traffic, outcomes, latency percentiles, concurrency per function."""
-    a = run.attempts
+    tally = run.tally
     width = run.bucket_width
-    n = max(1, math.ceil(run.duration / width))
-    bucket = np.minimum((a["t_arrival"] // width).astype(np.int64), n - 1)
-    outcome = a["outcome"]
-    status = a["status"]
+    n = tally.buckets
     frame = pd.DataFrame({"t": np.arange(n) * width})
     frame["warmup"] = frame["t"] < run.warmup
-    frame["offered"] = np.bincount(bucket, minlength=n)
-    frame["ok"] = np.bincount(bucket, weights=(outcome == Outcome.OK), minlength=n).astype(np.int64)
-    frame["cache_hit"] = np.bincount(bucket, weights=(outcome == Outcome.CACHE_HIT), minlength=n).astype(np.int64)
-    frame["status_429"] = np.bincount(bucket, weights=(status == 429), minlength=n).astype(np.int64)
-    frame["status_5xx"] = np.bincount(bucket, weights=(status >= 500), minlength=n).astype(np.int64)
+    for key, counts in tally.per_bucket.items():
+        frame[key] = counts
     frame["offered_per_second"] = frame["offered"] / width
-    lat = pd.Series(a["latency"] * 1000.0).groupby(bucket)
     for label, q in (("p50_ms", 0.5), ("p99_ms", 0.99)):
-        frame[label] = lat.quantile(q).reindex(range(n)).to_numpy()
+        values = [s.quantile(q) for s in tally.bucket_latency]
+        frame[label] = [np.nan if v is None else v * 1000.0 for v in values]
     for name, f in run.functions.items():
         frame[f"concurrency.{name}"] = f.busy_buckets[:n]
         frame[f"instances.{name}"] = f.live_buckets[:n]
     return frame
+
+
+def latency_quantiles(run: RunLog, points: int = 999) -> pd.DataFrame:
+    """Answered attempts' latency at evenly spaced quantiles (for CDF plots; from the sketch)."""
+    qs = np.linspace(0.0, 1.0, points + 2)[1:-1]
+    sketch = run.tally.latency_all
+    values = [sketch.quantile(float(q)) for q in qs] if sketch.count else []
+    return pd.DataFrame({"q": qs[: len(values)], "latency_ms": np.array(values, dtype=float) * 1000.0})
 
 
 def requests_frame(run: RunLog) -> pd.DataFrame:

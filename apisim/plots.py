@@ -7,7 +7,6 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
@@ -18,12 +17,11 @@ def _axes(ax: Axes | None) -> Axes:
     return ax
 
 
-def latency_cdf(requests: pd.DataFrame, ax: Axes | None = None, label: str | None = None) -> Axes:
-    """Cumulative distribution of answered attempts' latency (log scale), after warm-up."""
+def latency_cdf(quantiles: pd.DataFrame, ax: Axes | None = None, label: str | None = None) -> Axes:
+    """Cumulative distribution of answered attempts' latency (log scale), from ``Result.latency_quantiles``."""
     ax = _axes(ax)
-    lat = np.sort(requests.loc[~requests["warmup"], "latency_ms"].to_numpy())
-    if lat.size:
-        ax.plot(lat, np.arange(1, lat.size + 1) / lat.size, label=label)
+    if len(quantiles):
+        ax.plot(quantiles["latency_ms"], quantiles["q"], label=label)
         ax.set_xscale("log")
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("share of attempts ≤ x")

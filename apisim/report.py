@@ -74,11 +74,12 @@ def write_run_report(result: Result, out: Path) -> Path:
 
     def fill(tmp: Path) -> None:
         (tmp / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
-        result.requests.to_parquet(tmp / "requests.parquet", index=False)
+        if result.has_records:
+            result.requests.to_parquet(tmp / "requests.parquet", index=False)
         result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
         result.cost.to_csv(tmp / "cost.csv", index=False)
         for name, draw, data in (
-            ("latency", plots.latency_cdf, result.requests),
+            ("latency", plots.latency_cdf, result.latency_quantiles),
             ("traffic", plots.traffic, result.timeseries),
             ("concurrency", plots.concurrency, result.timeseries),
         ):

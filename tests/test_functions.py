@@ -8,7 +8,7 @@ import pytest
 from apisim import simulate
 from apisim.distributions import Constant, Draws, Uniforms
 from apisim.engine.functions import AccountPool, FunctionPool
-from apisim.engine.meter import LevelMeter
+from apisim.engine.levels import LevelLog
 from apisim.engine.throttle import TokenBucket
 from apisim.outcomes import Outcome
 from tests.conftest import assert_close, batch_means, one_function, series_batch_means
@@ -110,25 +110,31 @@ def make_pool(**kw) -> FunctionPool:
         account=None,
         init_billed=True,
         warmup=0.0,
-        busy_meter=LevelMeter(0, 100, 1),
-        live_meter=LevelMeter(0, 100, 1),
+        busy=LevelLog(0, 100, 1),
+        live=LevelLog(0, 100, 1),
     )
     args.update(kw)
     return FunctionPool("f", **args)
 
 
+def live(pool: FunctionPool, at: float) -> float:
+    """Instances alive at ``at`` (from the pool's level log, over a 1-second bucket)."""
+    pool.finish(100.0)
+    return float(pool.live_log.bucket_means()[int(at)])
+
+
 def test_warm_reuse_takes_the_most_recently_used_instance_and_idle_ones_expire() -> None:
     pool = make_pool()
-    a, b = pool.invoke(0.0), pool.invoke(0.2)  # two cold starts: ids 0 and 1, end at 1.5 and 1.7
-    assert a.cold and b.cold and pool.live == 2
-    c = pool.invoke(2.0)  # both idle; the newest (id 1, idle since 1.7) is reused
-    assert not c.cold
-    assert pool._completions[0][1] == 1
-    # id 0 went idle at 1.5 and expires at 11.5; id 1 is busy again until 3.0, expires at 13.0.
-    pool.advance(11.6)
-    assert pool.live == 1
-    d = pool.invoke(13.1)
-    assert d.cold and pool.live == 1  # id 1 expired at 13.0, a new instance starts
+    a, b = pool.invoke(0.0), pool.invoke(0.2)  # two cold starts A and B, ending at 1.5 and 1.7
+    assert a[0] and b[0]
+    c = pool.invoke(2.0)  # both idle; the newest (B, idle since 1.7, expiring at 11.7) is reused
+    assert not c[0]
+    assert pool._idle == [11.5]  # A went idle at 1.5 and expires at 11.5
+    # B is busy again until 3.0, so it expires at 13.0 unless reused: at 12.0 it is (busy until 13.0).
+    assert not pool.invoke(12.0)[0]
+    d = pool.invoke(23.1)
+    assert d[0]  # B expired at 23.0 (idle since 13.0), a new instance starts
+    assert live(pool, 5) == 2 and live(pool, 12) == 1 and live(pool, 24) == 1
 
 
 def test_billed_duration_is_rounded_up_to_the_millisecond_and_includes_init() -> None:
@@ -138,18 +144,19 @@ def test_billed_duration_is_rounded_up_to_the_millisecond_and_includes_init() ->
     )
     cold = pool.invoke(0.0)
     warm = pool.invoke(5.0)
-    assert cold.billed_ms == 343  # 300 ms init + 42.1 ms run, rounded up
-    assert warm.billed_ms == 43
+    assert cold[4] == 343  # 300 ms init + 42.1 ms run, rounded up
+    assert warm[4] == 43
     no_init = make_pool(duration=Draws(Constant(0.0421), np.random.default_rng(0)), init_billed=False)
-    assert no_init.invoke(0.0).billed_ms == 43
+    assert no_init.invoke(0.0)[4] == 43
 
 
 def test_provisioned_instances_never_cold_start() -> None:
     pool = make_pool(provisioned=3)
     results = [pool.invoke(t) for t in (0.0, 0.1, 0.2)]
-    assert not any(r.cold for r in results) and all(r.provisioned for r in results)
-    assert pool.invoke(0.3).cold  # the fourth concurrent one spills over to on-demand
-    assert pool.invoke(500.0).provisioned  # provisioned instances are back and never expire
+    assert not any(r[0] for r in results) and pool.stats.provisioned_invocations == 3
+    assert pool.invoke(0.3)[0]  # the fourth concurrent one spills over to on-demand
+    assert not pool.invoke(500.0)[0]  # provisioned instances are back and never expire
+    assert pool.stats.provisioned_invocations == 4
 
 
 def test_scaling_rate_caps_new_instances() -> None:

@@ -1,11 +1,13 @@
 """Lambda functions: execution environments (instances) with cold and warm starts.
 
-A :class:`FunctionPool` keeps its own agenda of future completions and idle expiries and
-brings itself up to date (:meth:`FunctionPool.advance`) whenever it is asked something. Because
-a synchronous Lambda invocation never queues (it runs at once or is throttled), its end time
-is known when it starts, so completions need no simulation process: the pool replays them
-in time order on the next call. This is exact as long as callers ask in time order, which the
-run loop guarantees.
+A :class:`FunctionPool` keeps its own agenda of future completions and brings itself up to date
+(:meth:`FunctionPool.advance`) whenever it is asked something. Because a synchronous Lambda
+invocation never queues (it runs at once or is throttled), its end time is known when it
+starts, so completions need no simulation process: the pool replays them in time order on the
+next call. Idle instances wait on a stack, most recently used on top, each with the time it
+will expire; an expired one is noticed when the stack reaches it, which decides exactly the
+same as removing it on time would. This is exact as long as callers ask in time order, which
+the run loop guarantees.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import math
 from dataclasses import dataclass
 
 from apisim.distributions import Draws, Uniforms
-from apisim.engine.meter import LevelMeter
+from apisim.engine.levels import LevelLog
 from apisim.engine.throttle import TokenBucket
 
-INF = math.inf
+Invocation = tuple[bool, float, float, bool, int]
+"""An admitted invocation: (cold, init seconds, run seconds, failed, billed milliseconds)."""
 
 
 @dataclass(slots=True)
@@ -32,20 +35,7 @@ class FunctionStats:
     billed_ms_on_demand: int = 0
     billed_ms_provisioned: int = 0
     provisioned_invocations: int = 0
-
-
-class Invocation:
-    """What happened to one admitted invocation (times in seconds)."""
-
-    __slots__ = ("billed_ms", "cold", "failed", "init", "provisioned", "run")
-
-    def __init__(self, cold: bool, init: float, run: float, failed: bool, provisioned: bool, billed_ms: int) -> None:
-        self.cold = cold
-        self.init = init
-        self.run = run
-        self.failed = failed
-        self.provisioned = provisioned
-        self.billed_ms = billed_ms
+    peak_busy: int = 0
 
 
 class AccountPool:
@@ -91,8 +81,8 @@ class FunctionPool:
         account: AccountPool | None,
         init_billed: bool,
         warmup: float,
-        busy_meter: LevelMeter,
-        live_meter: LevelMeter,
+        busy: LevelLog,
+        live: LevelLog,
     ) -> None:
         self.name = name
         self.memory_mb = memory_mb
@@ -108,52 +98,38 @@ class FunctionPool:
         self._account = account
         self._init_billed = init_billed
         self._warmup = warmup
-        self.busy_meter = busy_meter
-        self.live_meter = live_meter
+        self.busy_log = busy
+        self.live_log = live
         self.stats = FunctionStats()
         self.busy = 0
-        self.live = provisioned
-        self._next_id = provisioned
-        # Instance ids below `provisioned` are provisioned: always warm, never expire.
-        self._idle_provisioned = list(range(provisioned))
-        self._idle: list[int] = []  # on-demand idle instances, most recently used last
-        self._idle_until: dict[int, float] = {}  # idle on-demand instance → its expiry time
-        self._completions: list[tuple[float, int]] = []
-        self._expiries: list[tuple[float, int]] = []
+        self._idle: list[float] = []  # expiry times of idle on-demand instances, most recently used last
+        self._completions: list[float] = []  # end times of busy on-demand instances (a heap)
+        self._provisioned_idle = provisioned
+        self._provisioned_completions: list[float] = []
         if account is not None:
             account.members.append(self)
-        live_meter.set(0.0, provisioned)
+        live.ups.extend([0.0] * provisioned)
 
     def advance(self, now: float) -> None:
-        """Replay completions and expiries up to and including ``now``, in time order."""
+        """Replay the completions due by ``now``: their instances go idle, newest on top."""
+        done = 0
         completions = self._completions
-        expiries = self._expiries
-        while True:
-            tc = completions[0][0] if completions else INF
-            te = expiries[0][0] if expiries else INF
-            if tc <= te:
-                if tc > now:
-                    return
-                t, iid = heapq.heappop(completions)
-                self.busy -= 1
-                self.busy_meter.set(t, self.busy)
-                if self._account is not None:
-                    self._account.busy -= 1
-                if iid < self.provisioned:
-                    self._idle_provisioned.append(iid)
-                else:
-                    until = t + self._idle_expiry()
-                    self._idle.append(iid)
-                    self._idle_until[iid] = until
-                    heapq.heappush(expiries, (until, iid))
-            else:
-                if te > now:
-                    return
-                t, iid = heapq.heappop(expiries)
-                if self._idle_until.get(iid) == t:
-                    del self._idle_until[iid]
-                    self.live -= 1
-                    self.live_meter.set(t, self.live)
+        if completions and completions[0] <= now:
+            idle = self._idle
+            expiry = self._idle_expiry
+            while completions and completions[0] <= now:
+                t = heapq.heappop(completions)
+                idle.append(t + expiry())
+                done += 1
+        provisioned = self._provisioned_completions
+        while provisioned and provisioned[0] <= now:
+            heapq.heappop(provisioned)
+            self._provisioned_idle += 1
+            done += 1
+        if done:
+            self.busy -= done
+            if self._account is not None:
+                self._account.busy -= done
 
     def invoke(self, now: float) -> Invocation | None:
         """Start an invocation at ``now``; None if it is throttled.
@@ -162,40 +138,35 @@ class FunctionPool:
         then (only for a new instance) the per-function scaling rate.
         """
         self.advance(now)
+        stats = self.stats
         counted = now >= self._warmup
         if self.reserved is not None:
             admitted = self.busy < self.reserved
         else:
             admitted = self._account is None or self._account.has_room(now)
-        provisioned = False
-        cold = False
-        if admitted:
-            if self._idle_provisioned:
-                iid = self._idle_provisioned.pop()
-                provisioned = True
-            else:
-                iid = -1
-                idle = self._idle
-                idle_until = self._idle_until
-                while idle:
-                    candidate = idle.pop()
-                    if candidate in idle_until:  # still warm (expired ones were replayed away)
-                        del idle_until[candidate]
-                        iid = candidate
-                        break
-                if iid < 0:
-                    if self._scaling.try_take(now):
-                        cold = True
-                        iid = self._next_id
-                        self._next_id += 1
-                        self.live += 1
-                        self.live_meter.set(now, self.live)
-                    else:
-                        admitted = False
         if not admitted:
             if counted:
-                self.stats.throttles += 1
+                stats.throttles += 1
             return None
+        cold = False
+        provisioned = False
+        if self._provisioned_idle:
+            self._provisioned_idle -= 1
+            provisioned = True
+        else:
+            idle = self._idle
+            while idle:
+                expires = idle.pop()
+                if expires > now:
+                    break
+                self.live_log.downs.append(expires)  # it had expired while idle
+            else:
+                if not self._scaling.try_take(now):
+                    if counted:
+                        stats.throttles += 1
+                    return None
+                cold = True
+                self.live_log.ups.append(now)
 
         init = self._cold_start() if cold else 0.0
         run = self._duration()
@@ -205,16 +176,20 @@ class FunctionPool:
             failed = True
         elif self._error_fraction and self._failures() < self._error_fraction:
             failed = True
-        billed_s = run + (init if cold and self._init_billed else 0.0)
-        billed_ms = max(1, math.ceil(billed_s * 1000.0 - 1e-9))
-        self.busy += 1
-        self.busy_meter.set(now, self.busy)
+        billed_s = run + init if cold and self._init_billed else run
+        billed_ms = math.ceil(billed_s * 1000.0 - 1e-9) or 1
+        end = now + init + run
+        heapq.heappush(self._provisioned_completions if provisioned else self._completions, end)
+        busy = self.busy = self.busy + 1
         if self._account is not None:
             self._account.busy += 1
-        heapq.heappush(self._completions, (now + init + run, iid))
+        log = self.busy_log
+        log.ups.append(now)
+        log.downs.append(end)
         if counted:
-            stats = self.stats
             stats.invocations += 1
+            if busy > stats.peak_busy:
+                stats.peak_busy = busy
             if cold:
                 stats.cold_starts += 1
             if failed:
@@ -224,10 +199,16 @@ class FunctionPool:
                 stats.billed_ms_provisioned += billed_ms
             else:
                 stats.billed_ms_on_demand += billed_ms
-        return Invocation(cold, init, run, failed, provisioned, billed_ms)
+        return cold, init, run, failed, billed_ms
+
+    def fold(self) -> None:
+        """Fold logged level changes into the integrals (bounds memory; call now and then)."""
+        self.busy_log.fold()
+        self.live_log.fold()
 
     def finish(self, end: float) -> None:
-        """Replay everything due by ``end`` and close the meters."""
+        """Close the books at ``end``: idle instances that expired by then are counted as gone."""
         self.advance(end)
-        self.busy_meter.close()
-        self.live_meter.close()
+        self.live_log.downs.extend(t for t in self._idle if t <= end)
+        self._idle = [t for t in self._idle if t > end]
+        self.fold()

@@ -20,6 +20,7 @@ from apisim.engine.cache import TtlCache
 from apisim.engine.clients import Population
 from apisim.engine.functions import FunctionPool
 from apisim.engine.records import AttemptLog
+from apisim.engine.tally import Tally
 from apisim.engine.throttle import TokenBucket, UsagePlan
 from apisim.outcomes import Outcome
 
@@ -71,12 +72,21 @@ class AuthStage:
 class Request:
     """One client request; its attempts share everything but the attempt number."""
 
-    __slots__ = ("api_key", "attempt", "cache_key", "client", "id", "route", "token", "validation")
+    __slots__ = ("api_key", "attempt", "cache_key", "client", "first", "id", "route", "token", "validation")
 
     def __init__(
-        self, rid: int, client: Population, route: int, api_key: int, token: int, cache_key: int, validation: float
+        self,
+        rid: int,
+        client: Population,
+        route: int,
+        api_key: int,
+        token: int,
+        cache_key: int,
+        validation: float,
+        first: float,
     ) -> None:
         self.id = rid
+        self.first = first  # when the first attempt was sent
         self.client = client
         self.route = route
         self.api_key = api_key
@@ -102,7 +112,8 @@ class Gateway:
     def __init__(
         self,
         env: simpy.Environment,
-        log: AttemptLog,
+        tally: Tally,
+        log: AttemptLog | None,
         *,
         overhead: Draws,
         routes: list[RouteStage],
@@ -115,8 +126,14 @@ class Gateway:
         end: float,
     ) -> None:
         self.env = env
-        self.log = log
-        self._record = log.record
+        self.tally = tally
+        self._record = log.record if log is not None else None
+        # Bound appends: the per-attempt path is the hottest code in apisim.
+        self._t = tally.t.append
+        self._latency = tally.latency.append
+        self._outcome = tally.outcome.append
+        self._status = tally.status.append
+        self._client = tally.client.append
         self._overhead = overhead
         self.routes = routes
         self.auth = auth
@@ -185,8 +202,9 @@ class Gateway:
             # API Gateway answers 500 when it cannot run the authorizer.
             self._finish(now, req, BACKEND_THROTTLED, 500, overhead, 0.0, 0.0, 0)
             return
-        took = inv.init + inv.run
-        if inv.failed:
+        _, init, run, failed, _ = inv
+        took = init + run
+        if failed:
             self._finish(now, req, ERROR, 500, overhead, took, 0.0, 0)
             return
         if token < 0:
@@ -256,33 +274,18 @@ class Gateway:
             if inv is None:
                 self._finish(t0, req, BACKEND_THROTTLED, 500, overhead, auth_s, 0.0, auth_hit, route.function, -1)
                 return
-            took = inv.init + inv.run
-            cold = 1 if inv.cold else 0
+            was_cold, init, run, failed, billed_ms = inv
+            took = init + run
+            fn = route.function
+            cold = 1 if was_cold else 0
             if took > timeout:
-                self._finish(
-                    t0,
-                    req,
-                    TIMEOUT,
-                    504,
-                    overhead,
-                    auth_s,
-                    timeout,
-                    auth_hit,
-                    route.function,
-                    cold,
-                    inv.init,
-                    inv.billed_ms,
-                )
-            elif inv.failed:
-                self._finish(
-                    t0, req, ERROR, 502, overhead, auth_s, took, auth_hit, route.function, cold, inv.init, inv.billed_ms
-                )
+                self._finish(t0, req, TIMEOUT, 504, overhead, auth_s, timeout, auth_hit, fn, cold, init, billed_ms)
+            elif failed:
+                self._finish(t0, req, ERROR, 502, overhead, auth_s, took, auth_hit, fn, cold, init, billed_ms)
             else:
                 if cache_key >= 0:
                     self.cache.store(cache_key, now + took)  # type: ignore[union-attr]
-                self._finish(
-                    t0, req, OK, 200, overhead, auth_s, took, auth_hit, route.function, cold, inv.init, inv.billed_ms
-                )
+                self._finish(t0, req, OK, 200, overhead, auth_s, took, auth_hit, fn, cold, init, billed_ms)
             return
         took = route.latency()  # type: ignore[misc]
         if took > timeout:
@@ -311,16 +314,29 @@ class Gateway:
     ) -> None:
         latency = overhead + auth_s + integration_s
         client = req.client
-        self._record(
-            req.id, req.attempt, client.index, req.route, t0, latency, outcome, status,
-            overhead, auth_s, integration_s, auth_hit, function, cold, init, billed_ms,
-        )  # fmt: skip
+        self._t(t0)
+        self._latency(latency)
+        self._outcome(outcome)
+        self._status(status)
+        self._client(client.index)
+        if self._record is not None:
+            self._record(
+                req.id, req.attempt, client.index, req.route, t0, latency, outcome, status,
+                overhead, auth_s, integration_s, auth_hit, function, cold, init, billed_ms,
+            )  # fmt: skip
         retry = client.retry
         if retry is not None and status in retry.statuses and req.attempt < retry.max_attempts:
             again = t0 + latency + retry.delay(req.attempt)
             if again < self.end:
                 req.attempt += 1
                 self._at(again, self._retry, (again, req))
+                return
+        if self.tally.retries:  # the request is over: its last attempt has been answered
+            tally = self.tally
+            tally.first.append(req.first)
+            tally.waited.append(t0 + latency - req.first)
+            tally.final.append(outcome)
+            tally.attempts.append(req.attempt)
 
     def _retry(self, event: simpy.Event) -> None:
         at, req = event.value

@@ -1,10 +1,14 @@
-"""Per-attempt records, kept column by column (cheap to append, one step from a DataFrame)."""
+"""Per-attempt records, kept only when asked for (or for small runs), spilled to Parquet in chunks."""
 
 from __future__ import annotations
 
+import tempfile
 from array import array
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 COLUMNS: dict[str, str] = {
     # name: array typecode
@@ -26,15 +30,40 @@ COLUMNS: dict[str, str] = {
     "billed_ms": "q",
 }
 
+SPILL_ROWS = 1_000_000
+"""Rows held in memory before a chunk is written to Parquet."""
+
+
+class Records:
+    """A run's per-attempt columns: in memory for small runs, in a temporary Parquet file otherwise."""
+
+    def __init__(
+        self, columns: dict[str, np.ndarray] | None = None, path: Path | None = None, keep: object = None
+    ) -> None:
+        self._columns = columns
+        self.path = path
+        self._keep = keep  # the temporary folder holding `path` lives as long as this object
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every column as a numpy array (read from disk if it was spilled)."""
+        if self._columns is None:
+            table = pq.read_table(self.path)
+            self._columns = {name: table.column(name).to_numpy() for name in COLUMNS}
+        return self._columns
+
 
 class AttemptLog:
     """Append-only columns, one row per attempt. ``record`` takes the fields in ``COLUMNS`` order."""
 
-    __slots__ = ("_appends", "columns")
+    __slots__ = ("_appends", "_path", "_spill_rows", "_tmp", "_writer", "columns")
 
-    def __init__(self) -> None:
+    def __init__(self, spill_rows: int = SPILL_ROWS) -> None:
         self.columns = {name: array(code) for name, code in COLUMNS.items()}
         self._appends = tuple(col.append for col in self.columns.values())
+        self._spill_rows = spill_rows
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._path: Path | None = None
 
     def record(
         self,
@@ -76,9 +105,30 @@ class AttemptLog:
     def __len__(self) -> int:
         return len(self.columns["request_id"])
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Zero-copy numpy views of every column."""
-        return {
-            name: np.frombuffer(col, dtype=col.typecode) if len(col) else np.array([], dtype=col.typecode)
-            for name, col in self.columns.items()
-        }
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.frombuffer(col, dtype=col.typecode).copy() for name, col in self.columns.items()}
+
+    def spill_if_large(self) -> None:
+        """Write the rows held so far to Parquet once they are many (called between windows)."""
+        if len(self) >= self._spill_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        table = pa.table(self._arrays())
+        if self._writer is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="apisim-records-")
+            self._path = Path(self._tmp.name) / "requests.parquet"
+            self._writer = pq.ParquetWriter(self._path, table.schema)
+        self._writer.write_table(table)
+        for name, code in COLUMNS.items():
+            self.columns[name] = array(code)
+        self._appends = tuple(col.append for col in self.columns.values())
+
+    def finish(self) -> Records:
+        """The records, in memory if they never grew large, else in their Parquet file."""
+        if self._writer is None:
+            return Records(self._arrays())
+        if len(self):
+            self._spill()
+        self._writer.close()
+        return Records(path=self._path, keep=self._tmp)

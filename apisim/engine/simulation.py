@@ -35,8 +35,9 @@ from apisim.engine.clients import (
 )
 from apisim.engine.functions import AccountPool, FunctionPool, FunctionStats
 from apisim.engine.gateway import HTTP, LAMBDA, MOCK, AuthStage, Gateway, GatewayCounters, Request, RouteStage
-from apisim.engine.meter import LevelMeter
-from apisim.engine.records import AttemptLog
+from apisim.engine.levels import LevelLog
+from apisim.engine.records import AttemptLog, Records
+from apisim.engine.tally import Tally
 from apisim.engine.throttle import TokenBucket, UsagePlan
 from apisim.loading import Problem, ScenarioError
 from apisim.outcomes import Outcome
@@ -56,6 +57,9 @@ MAX_REQUESTS = 30_000_000
 """Estimated attempts above which a run is refused without ``force`` (minutes of wall time)."""
 
 ARRIVALS_PER_WINDOW = 32_768
+
+RECORDS_AUTO_LIMIT = 1_000_000
+"""Runs estimated at or below this many attempts keep per-attempt records unless told otherwise."""
 
 # Latency estimates where AWS publishes none (data/limits.yaml, "estimates").
 DEFAULT_OVERHEAD_MS = {"rest": (10.0, 25.0), "http": (3.0, 9.0)}  # (median, p99)
@@ -89,7 +93,8 @@ class RunLog:
 
     scenario: Scenario
     seed: int
-    attempts: dict[str, np.ndarray]
+    tally: Tally
+    records: Records | None
     functions: dict[str, FunctionRun]
     counters: GatewayCounters
     client_names: list[str]
@@ -98,6 +103,13 @@ class RunLog:
     bucket_width: float
     wall_seconds: float
     events: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def attempts(self) -> dict[str, np.ndarray]:
+        """Per-attempt columns; only for runs that kept records."""
+        if self.records is None:
+            raise ValueError("this run kept no per-attempt records: simulate with records=True (--records)")
+        return self.records.arrays()
 
     @property
     def warmup(self) -> float:
@@ -156,7 +168,7 @@ def estimate_attempts(sc: Scenario) -> float:
 class _Run:
     """Builds the components of one run and drives them."""
 
-    def __init__(self, sc: Scenario, seed: int) -> None:
+    def __init__(self, sc: Scenario, seed: int, records: bool) -> None:
         self.sc = sc
         self.seed = seed
         sim = sc.simulation
@@ -164,7 +176,14 @@ class _Run:
         self.warmup = sim.warmup
         self.width = sim.bucket or _default_bucket(sim.duration)
         self.env = simpy.Environment()
-        self.log = AttemptLog()
+        self.log = AttemptLog() if records else None
+        self.tally = Tally(
+            warmup=self.warmup,
+            end=self.duration,
+            width=self.width,
+            clients=len(sc.clients),
+            retries=any(c.retry is not None and c.retry.max_attempts > 1 for c in sc.clients),
+        )
         self.function_names = sorted(sc.functions)
         self.pools = self._build_pools()
         self.routes = self._build_routes()
@@ -182,6 +201,7 @@ class _Run:
             overhead = Lognormal.from_median_p99(median / 1000, p99 / 1000)
         self.gateway = Gateway(
             self.env,
+            self.tally,
             self.log,
             overhead=Draws(overhead, self.rng("gateway/overhead")),
             routes=self.routes,
@@ -197,8 +217,8 @@ class _Run:
     def rng(self, name: str) -> np.random.Generator:
         return stream(self.seed, name)
 
-    def _meter(self) -> LevelMeter:
-        return LevelMeter(self.warmup, self.duration, self.width)
+    def _level(self) -> LevelLog:
+        return LevelLog(self.warmup, self.duration, self.width)
 
     def _build_pools(self) -> dict[str, FunctionPool]:
         sc = self.sc
@@ -224,8 +244,8 @@ class _Run:
                 account=None if f.reserved_concurrency is not None else account,
                 init_billed=f.init_billed,
                 warmup=self.warmup,
-                busy_meter=self._meter(),
-                live_meter=self._meter(),
+                busy=self._level(),
+                live=self._level(),
             )
         return pools
 
@@ -344,6 +364,14 @@ class _Run:
             streams=streams,
         )
 
+    def _fold(self) -> None:
+        """Between windows: fold what the window produced, so memory stays flat."""
+        self.tally.fold()
+        for pool in self.pools.values():
+            pool.fold()
+        if self.log is not None:
+            self.log.spill_if_large()
+
     def run(self, progress: Callable[[float], None] | None) -> RunLog:
         started = time.perf_counter()
         env = self.env
@@ -378,12 +406,16 @@ class _Run:
                 j = cursor[ci]
                 cursor[ci] = j + 1
                 routes, keys, tokens, cache_keys, validation = attrs[ci]
-                attempt(t, Request(next_id, clients[ci], routes[j], keys[j], tokens[j], cache_keys[j], validation[j]))
+                attempt(
+                    t, Request(next_id, clients[ci], routes[j], keys[j], tokens[j], cache_keys[j], validation[j], t)
+                )
                 next_id += 1
+            self._fold()
             if progress is not None:
                 progress(t1 / self.duration)
             t0 = t1
         env.run()  # what arrived before the end finishes after it
+        self.tally.fold()
         functions = {}
         for name, pool in self.pools.items():
             pool.finish(self.duration)
@@ -394,16 +426,17 @@ class _Run:
                 arch=f.arch,
                 provisioned=f.provisioned_concurrency,
                 stats=pool.stats,
-                mean_busy=pool.busy_meter.mean(),
-                peak_busy=pool.busy_meter.peak,
-                mean_live=pool.live_meter.mean(),
-                busy_buckets=pool.busy_meter.bucket_means(),
-                live_buckets=pool.live_meter.bucket_means(),
+                mean_busy=pool.busy_log.mean(),
+                peak_busy=max(pool.stats.peak_busy, pool.busy_log.level_at_start()),
+                mean_live=pool.live_log.mean(),
+                busy_buckets=pool.busy_log.bucket_means(),
+                live_buckets=pool.live_log.bucket_means(),
             )
         return RunLog(
             scenario=self.sc,
             seed=self.seed,
-            attempts=self.log.arrays(),
+            tally=self.tally,
+            records=self.log.finish() if self.log is not None else None,
             functions=functions,
             counters=self.gateway.counters,
             client_names=[c.name for c in self.sc.clients],
@@ -429,19 +462,23 @@ def run(
     seed: int | None = None,
     *,
     force: bool = False,
+    records: bool | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> RunLog:
     """Simulate ``sc`` once. ``seed`` defaults to the scenario's own.
 
-    Raises :class:`RunTooLarge` if the run is estimated above :data:`MAX_REQUESTS` attempts
-    and ``force`` is not set.
+    ``records``: keep one row per attempt (True), or only the running totals (False); by
+    default rows are kept for runs of at most :data:`RECORDS_AUTO_LIMIT` attempts. Raises
+    :class:`RunTooLarge` if the run is estimated above :data:`MAX_REQUESTS` attempts and
+    ``force`` is not set.
     """
-    if not force:
-        expected = estimate_attempts(sc)
-        if expected > MAX_REQUESTS:
-            raise RunTooLarge(
-                f"{sc.name}: about {expected:,.0f} requests would be simulated "
-                f"(limit {MAX_REQUESTS:,} without --force; a few minutes per 10 million). "
-                "Shorten simulation.duration, or pass --force (force=True in Python) to run it anyway."
-            )
-    return _Run(sc, sc.simulation.seed if seed is None else seed).run(progress)
+    expected = estimate_attempts(sc)
+    if records is None:
+        records = expected <= RECORDS_AUTO_LIMIT
+    if not force and expected > MAX_REQUESTS:
+        raise RunTooLarge(
+            f"{sc.name}: about {expected:,.0f} requests would be simulated "
+            f"(limit {MAX_REQUESTS:,} without --force; a few minutes per 10 million). "
+            "Shorten simulation.duration, or pass --force (force=True in Python) to run it anyway."
+        )
+    return _Run(sc, sc.simulation.seed if seed is None else seed, records).run(progress)
