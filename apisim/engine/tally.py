@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from apisim.engine.sketch import LatencySketch
+from apisim.engine.sketch import LatencySketch, keys
 from apisim.outcomes import NOT_BILLED, Outcome
 
 N_OUTCOMES = len(Outcome)
@@ -78,6 +78,7 @@ class Tally:
         for buf in (self.t, self.latency, self.outcome, self.status, self.client):
             buf.clear()
         ok = _ok(outcome)
+        lkeys = keys(latency)
 
         bucket = np.minimum((t // self.width).astype(np.int64), self.buckets - 1)
         n = self.buckets
@@ -91,23 +92,24 @@ class Tally:
         sorted_buckets = bucket[order]
         cuts = np.flatnonzero(np.diff(sorted_buckets)) + 1
         for part in np.split(order, cuts):
-            self.bucket_latency[int(bucket[part[0]])].add_many(latency[part])
+            self.bucket_latency[int(bucket[part[0]])].add_many(latency[part], lkeys[part])
 
         post = t >= self.warmup
         if not post.any():
             return
         outcome, status, client, latency, ok = outcome[post], status[post], client[post], latency[post], ok[post]
+        lkeys = lkeys[post]
         self.pairs += np.bincount(outcome * N_STATUS + status, minlength=N_OUTCOMES * N_STATUS)
         billed = ~np.isin(outcome, _NOT_BILLED)
         self.billed_by_client += np.bincount(client[billed], minlength=self.clients)
         self.ok_by_client += np.bincount(client[ok], minlength=self.clients)
-        self.latency_all.add_many(latency)
-        self.latency_ok.add_many(latency[ok])
+        self.latency_all.add_many(latency, lkeys)
+        self.latency_ok.add_many(latency[ok], lkeys[ok])
         if not self.retries:
             self.final_counts += np.bincount(outcome, minlength=N_OUTCOMES)
             self.requests += int(outcome.size)
             self.attempts_total += int(outcome.size)
-            self.latency_client.add_many(latency)
+            self.latency_client = self.latency_all  # the same attempts: one sketch serves both
 
     def _fold_requests(self) -> None:
         first = np.array(self.first)
