@@ -7,10 +7,22 @@
 """
 
 from apisim.engine.simulation import RunTooLarge
-from apisim.experiment import Result, simulate
+from apisim.experiment import Result, replicate, replication_seed, run_many, simulate
 from apisim.loading import ScenarioError, load, validate_scenario
 from apisim.scenario import Scenario
 
 __version__ = "0.1.0"
 
-__all__ = ["Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "simulate", "validate_scenario"]
+__all__ = [
+    "Result",
+    "RunTooLarge",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load",
+    "replicate",
+    "replication_seed",
+    "run_many",
+    "simulate",
+    "validate_scenario",
+]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from apisim import cost, metrics
@@ -87,3 +90,66 @@ def simulate(
     """
     sc = scenario if isinstance(scenario, Scenario) else load(scenario)
     return Result(run(sc, seed, force=force, records=records, progress=progress))
+
+
+def replication_seed(seed: int, replication: int) -> int:
+    """The seed of replication ``replication`` of a run seeded ``seed`` (replication 0 is ``seed`` itself).
+
+    Derived with ``SeedSequence`` so replications are independent streams, and computed the
+    same way in every process.
+    """
+    if replication == 0:
+        return seed
+    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+Job = tuple[Scenario, int]
+
+
+def _run_job(job: Job, force: bool) -> Result:
+    scenario, seed = job
+    return Result(run(scenario, seed, force=force, records=False))
+
+
+def run_many(
+    jobs: Sequence[Job],
+    *,
+    workers: int | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Result]:
+    """Simulate many (scenario, seed) jobs, in worker processes when ``workers`` > 1.
+
+    Results come back in the order of ``jobs`` and are identical to running them one by one
+    (each run depends only on its scenario and seed). Runs keep no per-attempt records.
+    ``workers`` defaults to the machine's cores. ``progress(done, total)`` is called as jobs end.
+    """
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    results: list[Result | None] = [None] * len(jobs)
+    if workers <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = _run_job(job, force)
+            if progress is not None:
+                progress(i + 1, len(jobs))
+        return results  # type: ignore[return-value]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_run_job, job, force): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, len(jobs))
+    return results  # type: ignore[return-value]
+
+
+def replicate(
+    scenario: Scenario | str | Path,
+    replications: int,
+    *,
+    seed: int | None = None,
+    workers: int | None = None,
+    force: bool = False,
+) -> list[Result]:
+    """``replications`` independent runs of one scenario (seeds from :func:`replication_seed`)."""
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
+    base = sc.simulation.seed if seed is None else seed
+    return run_many([(sc, replication_seed(base, r)) for r in range(replications)], workers=workers, force=force)

@@ -53,13 +53,9 @@ def test_only_the_run_loop_reads_the_schema() -> None:
 
 
 def test_public_api_is_what_the_readme_documents() -> None:
-    assert set(apisim.__all__) == {
-        "Result",
-        "RunTooLarge",
-        "Scenario",
-        "ScenarioError",
-        "__version__",
-        "load",
-        "simulate",
-        "validate_scenario",
-    }
+    documented = {"Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "replicate"}
+    documented |= {"replication_seed", "run_many", "simulate", "validate_scenario"}
+    assert set(apisim.__all__) == documented
+    readme = (PKG.parent / "README.md").read_text()
+    for name in documented - {"__version__", "Scenario", "Result"}:
+        assert name in readme, f"apisim.{name} is not in the README"

@@ -51,8 +51,9 @@ def test_tour_commands_run(tmp_path: Path) -> None:
 def test_python_snippet_runs(monkeypatch, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
     monkeypatch.chdir(tmp_path)
-    code = blocks("python")[0]
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    for code in blocks("python"):
+        exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["res"].summary["scenario"] == "authorizer-secured"
     assert (tmp_path / "runs" / "a" / "summary.json").exists()
+    assert len(namespace["runs"]) == 2

@@ -76,3 +76,15 @@ def test_designs_compared_with_one_seed_see_the_same_arrivals() -> None:
     rest = simulate(short("scenarios/06-rest-api.yaml"), seed=3)
     http = simulate(short("scenarios/06-http-api.yaml"), seed=3)
     assert np.array_equal(rest.requests["t_arrival"], http.requests["t_arrival"])
+
+
+def test_parallel_replications_equal_serial_ones() -> None:
+    from apisim import replicate, replication_seed
+
+    sc = short("scenarios/03-authorizer.yaml", duration=40.0)
+    serial = [to_json(r.summary) for r in replicate(sc, 3, workers=1)]
+    parallel = [to_json(r.summary) for r in replicate(sc, 3, workers=2)]
+    assert serial == parallel
+    assert len(set(serial)) == 3  # independent replications differ
+    assert json.loads(serial[0])["seed"] == sc.simulation.seed == replication_seed(sc.simulation.seed, 0)
+    assert replication_seed(42, 1) == replication_seed(42, 1) != replication_seed(42, 2)
