@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from apisim.metrics import Usage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LINE_ITEMS = ("api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer")
 
@@ -60,6 +62,8 @@ def tiered(quantity: float, tiers: Tiers) -> float:
 
 def monthly_bill(u: Usage, table: PriceTable | None = None) -> pd.DataFrame:
     """One row per line item: ``item``, ``quantity``, ``unit``, ``usd``, ``detail``."""
+    import pandas as pd
+
     p = (table or prices()).data
     free = p["free_tier"] if u.free_tier else None
     rows = []

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from apisim.engine.simulation import RunLog
 from apisim.engine.sketch import LatencySketch
 from apisim.outcomes import Outcome
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
@@ -163,6 +165,8 @@ def usage(run: RunLog) -> Usage:
 
 def timeseries(run: RunLog) -> pd.DataFrame:
     """One row per time bucket: traffic, outcomes, latency percentiles, concurrency per function."""
+    import pandas as pd
+
     tally = run.tally
     width = run.bucket_width
     n = tally.buckets
@@ -182,6 +186,8 @@ def timeseries(run: RunLog) -> pd.DataFrame:
 
 def latency_quantiles(run: RunLog, points: int = 999) -> pd.DataFrame:
     """Answered attempts' latency at evenly spaced quantiles (for CDF plots; from the sketch)."""
+    import pandas as pd
+
     qs = np.linspace(0.0, 1.0, points + 2)[1:-1]
     sketch = run.tally.latency_all
     values = [sketch.quantile(float(q)) for q in qs] if sketch.count else []
@@ -190,6 +196,8 @@ def latency_quantiles(run: RunLog, points: int = 999) -> pd.DataFrame:
 
 def requests_frame(run: RunLog) -> pd.DataFrame:
     """One row per attempt, with readable categories and latencies in milliseconds."""
+    import pandas as pd
+
     a = run.attempts
     outcome_names = [o.key for o in Outcome]
     frame = pd.DataFrame(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apisim.distributions import Z99, Constant, Draws, Empirical, Exponential, Lognormal, Uniform
+from apisim.distributions import Z99, Constant, Empirical, Exponential, Lognormal, Uniform, draws
 from apisim.durations import to_seconds
 from apisim.scenario import parse_distribution
 
@@ -70,6 +70,6 @@ def test_lognormal_from_median_and_p99_reproduces_both() -> None:
 
 
 def test_draws_serve_a_stream_in_batches_identically() -> None:
-    a = Draws(Exponential(1.0), np.random.default_rng(5), batch=7)
+    a = draws(Exponential(1.0), np.random.default_rng(5), batch=7)
     b = Exponential(1.0).sample(np.random.default_rng(5), 7)
     assert [a() for _ in range(7)] == b.tolist()

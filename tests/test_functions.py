@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from apisim import simulate
-from apisim.distributions import Constant, Draws, Uniforms
+from apisim.distributions import Constant, draws, uniforms
 from apisim.engine.functions import AccountPool, FunctionPool
 from apisim.engine.levels import LevelLog
 from apisim.engine.throttle import TokenBucket
@@ -98,10 +98,10 @@ def test_littles_law_with_cold_starts() -> None:
 def make_pool(**kw) -> FunctionPool:
     args = dict(
         memory_mb=128,
-        duration=Draws(Constant(1.0), np.random.default_rng(0)),
-        cold_start=Draws(Constant(0.5), np.random.default_rng(0)),
-        idle_expiry=Draws(Constant(10.0), np.random.default_rng(0)),
-        failures=Uniforms(np.random.default_rng(0)),
+        duration=draws(Constant(1.0), np.random.default_rng(0)),
+        cold_start=draws(Constant(0.5), np.random.default_rng(0)),
+        idle_expiry=draws(Constant(10.0), np.random.default_rng(0)),
+        failures=uniforms(np.random.default_rng(0)),
         error_fraction=0.0,
         timeout=900.0,
         reserved=None,
@@ -139,14 +139,14 @@ def test_warm_reuse_takes_the_most_recently_used_instance_and_idle_ones_expire()
 
 def test_billed_duration_is_rounded_up_to_the_millisecond_and_includes_init() -> None:
     pool = make_pool(
-        duration=Draws(Constant(0.0421), np.random.default_rng(0)),
-        cold_start=Draws(Constant(0.3), np.random.default_rng(0)),
+        duration=draws(Constant(0.0421), np.random.default_rng(0)),
+        cold_start=draws(Constant(0.3), np.random.default_rng(0)),
     )
     cold = pool.invoke(0.0)
     warm = pool.invoke(5.0)
     assert cold[4] == 343  # 300 ms init + 42.1 ms run, rounded up
     assert warm[4] == 43
-    no_init = make_pool(duration=Draws(Constant(0.0421), np.random.default_rng(0)), init_billed=False)
+    no_init = make_pool(duration=draws(Constant(0.0421), np.random.default_rng(0)), init_billed=False)
     assert no_init.invoke(0.0)[4] == 43
 
 

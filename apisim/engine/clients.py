@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from apisim.distributions import Uniforms
+from apisim.distributions import Draw
 
 EPS = 1e-9
 
@@ -174,7 +174,7 @@ class RetryPolicy:
         cap: float,
         jitter: str,
         retry_statuses: frozenset[int],
-        jitter_draws: Uniforms,
+        jitter_draws: Draw,
     ) -> None:
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -218,11 +218,11 @@ class Population:
     plan: object | None  # engine.throttle.UsagePlan
     streams: dict[str, np.random.Generator]
 
-    def attributes(self, n: int) -> tuple[list[int], list[int], list[int], list[int], list[float]]:
+    def attributes(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Attributes of the next ``n`` requests.
 
         Returns route, API key (-1: missing or invalid), token (-1: invalid), cache key and the
-        validation coin, each as a list.
+        validation coin, each as an array.
         """
         s = self.streams
         routes = self.route_index[
@@ -241,4 +241,4 @@ class Population:
                 0, self.key_count - 1
             )
         validation = s["validation"].random(n)
-        return routes.tolist(), keys.tolist(), tokens.tolist(), cache_keys.tolist(), validation.tolist()
+        return routes, keys, tokens, cache_keys, validation

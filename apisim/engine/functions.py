@@ -16,7 +16,7 @@ import heapq
 import math
 from dataclasses import dataclass
 
-from apisim.distributions import Draws, Uniforms
+from apisim.distributions import Draw
 from apisim.engine.levels import LevelLog
 from apisim.engine.throttle import TokenBucket
 
@@ -69,10 +69,10 @@ class FunctionPool:
         name: str,
         *,
         memory_mb: int,
-        duration: Draws,
-        cold_start: Draws,
-        idle_expiry: Draws,
-        failures: Uniforms,
+        duration: Draw,
+        cold_start: Draw,
+        idle_expiry: Draw,
+        failures: Draw,
         error_fraction: float,
         timeout: float,
         reserved: int | None,
@@ -137,13 +137,17 @@ class FunctionPool:
         Caps apply in AWS's order: reserved concurrency, then the account's unreserved pool,
         then (only for a new instance) the per-function scaling rate.
         """
-        self.advance(now)
+        completions = self._completions
+        provisioned_completions = self._provisioned_completions
+        if (completions and completions[0] <= now) or (provisioned_completions and provisioned_completions[0] <= now):
+            self.advance(now)
         stats = self.stats
         counted = now >= self._warmup
+        account = self._account
         if self.reserved is not None:
             admitted = self.busy < self.reserved
         else:
-            admitted = self._account is None or self._account.has_room(now)
+            admitted = account is None or account.busy < account.limit or account.has_room(now)
         if not admitted:
             if counted:
                 stats.throttles += 1
@@ -179,10 +183,10 @@ class FunctionPool:
         billed_s = run + init if cold and self._init_billed else run
         billed_ms = math.ceil(billed_s * 1000.0 - 1e-9) or 1
         end = now + init + run
-        heapq.heappush(self._provisioned_completions if provisioned else self._completions, end)
+        heapq.heappush(provisioned_completions if provisioned else completions, end)
         busy = self.busy = self.busy + 1
-        if self._account is not None:
-            self._account.busy += 1
+        if account is not None:
+            account.busy += 1
         log = self.busy_log
         log.ups.append(now)
         log.downs.append(end)

@@ -15,7 +15,7 @@ from typing import Any
 
 import simpy
 
-from apisim.distributions import Draws, Uniforms
+from apisim.distributions import Draw
 from apisim.engine.cache import TtlCache
 from apisim.engine.clients import Population
 from apisim.engine.functions import FunctionPool
@@ -51,9 +51,9 @@ class RouteStage:
     kind: int
     pool: FunctionPool | None
     function: int  # index of the integration's function, -1 if none
-    latency: Draws | None
+    latency: Draw | None
     error_fraction: float
-    failures: Uniforms | None
+    failures: Draw | None
     timeout: float
 
 
@@ -65,7 +65,7 @@ class AuthStage:
     pool: FunctionPool | None = None
     cache: TtlCache | None = None
     deny_below: int = 0  # tokens 0..deny_below-1 get a Deny policy
-    latency: Draws | None = None
+    latency: Draw | None = None
     unauthorized: int = UNAUTHORIZED  # IAM answers a missing signature with 403
 
 
@@ -115,12 +115,12 @@ class Gateway:
         tally: Tally,
         log: AttemptLog | None,
         *,
-        overhead: Draws,
+        overhead: Draw,
         routes: list[RouteStage],
         auth: AuthStage,
         account_bucket: TokenBucket,
         cache: TtlCache | None,
-        cache_hit_latency: Draws | None,
+        cache_hit_latency: Draw | None,
         key_space: int,
         warmup: float,
         end: float,
@@ -134,6 +134,8 @@ class Gateway:
         self._outcome = tally.outcome.append
         self._status = tally.status.append
         self._client = tally.client.append
+        self._track_requests = tally.retries
+        self.pending = 0  # SimPy events scheduled and not yet processed
         self._overhead = overhead
         self.routes = routes
         self.auth = auth
@@ -150,6 +152,7 @@ class Gateway:
     def _at(self, t: float, callback: Any, payload: Any) -> None:
         event = self.env.timeout(max(0.0, t - self.env.now), payload)
         event.callbacks.append(callback)
+        self.pending += 1
 
     # -- the pipeline ----------------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class Gateway:
         self._at(now + took, self._resume, (now + took, req, now, overhead, took))
 
     def _resume(self, event: simpy.Event) -> None:
+        self.pending -= 1
         at, req, t0, overhead, took = event.value
         self._admit(at, req, t0, overhead, took, 0)
 
@@ -331,7 +335,7 @@ class Gateway:
                 req.attempt += 1
                 self._at(again, self._retry, (again, req))
                 return
-        if self.tally.retries:  # the request is over: its last attempt has been answered
+        if self._track_requests:  # the request is over: its last attempt has been answered
             tally = self.tally
             tally.first.append(req.first)
             tally.waited.append(t0 + latency - req.first)
@@ -339,5 +343,6 @@ class Gateway:
             tally.attempts.append(req.attempt)
 
     def _retry(self, event: simpy.Event) -> None:
+        self.pending -= 1
         at, req = event.value
         self.attempt(at, req)

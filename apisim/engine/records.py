@@ -5,10 +5,12 @@ from __future__ import annotations
 import tempfile
 from array import array
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    pass
 
 COLUMNS: dict[str, str] = {
     # name: array typecode
@@ -47,6 +49,8 @@ class Records:
     def arrays(self) -> dict[str, np.ndarray]:
         """Every column as a numpy array (read from disk if it was spilled)."""
         if self._columns is None:
+            import pyarrow.parquet as pq
+
             table = pq.read_table(self.path)
             self._columns = {name: table.column(name).to_numpy() for name in COLUMNS}
         return self._columns
@@ -62,7 +66,7 @@ class AttemptLog:
         self._appends = tuple(col.append for col in self.columns.values())
         self._spill_rows = spill_rows
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._writer: pq.ParquetWriter | None = None
+        self._writer: Any = None  # pyarrow.parquet.ParquetWriter, opened on the first spill
         self._path: Path | None = None
 
     def record(
@@ -114,6 +118,9 @@ class AttemptLog:
             self._spill()
 
     def _spill(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pa.table(self._arrays())
         if self._writer is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="apisim-records-")

@@ -10,9 +10,10 @@ own agenda (see :mod:`apisim.engine.functions`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import simpy
 
 from apisim.distributions import Constant as ConstantDist
-from apisim.distributions import Draws, Lognormal, Uniforms
+from apisim.distributions import Lognormal, draws, uniforms
 from apisim.engine.cache import TtlCache
 from apisim.engine.clients import (
     ArrivalProcess,
@@ -194,7 +195,7 @@ class _Run:
         hit_latency = None
         if api.cache is not None and api.cache.ttl > 0:
             cache = TtlCache(api.cache.ttl)
-            hit_latency = Draws(api.cache.hit_latency_ms, self.rng("gateway/cache_hit"))
+            hit_latency = draws(api.cache.hit_latency_ms, self.rng("gateway/cache_hit"))
         overhead = api.overhead_ms
         if overhead is None:
             median, p99 = DEFAULT_OVERHEAD_MS[api.type]
@@ -203,7 +204,7 @@ class _Run:
             self.env,
             self.tally,
             self.log,
-            overhead=Draws(overhead, self.rng("gateway/overhead")),
+            overhead=draws(overhead, self.rng("gateway/overhead")),
             routes=self.routes,
             auth=self._build_auth(),
             account_bucket=TokenBucket(sc.account.api_throttle.rate, sc.account.api_throttle.burst),
@@ -232,10 +233,10 @@ class _Run:
             pools[name] = FunctionPool(
                 name,
                 memory_mb=f.memory_mb,
-                duration=Draws(f.duration_ms, self.rng(prefix + "duration")),
-                cold_start=Draws(f.cold_start_ms, self.rng(prefix + "cold_start")),
-                idle_expiry=Draws(f.idle_expiry, self.rng(prefix + "idle_expiry")),
-                failures=Uniforms(self.rng(prefix + "failures")),
+                duration=draws(f.duration_ms, self.rng(prefix + "duration")),
+                cold_start=draws(f.cold_start_ms, self.rng(prefix + "cold_start")),
+                idle_expiry=draws(f.idle_expiry, self.rng(prefix + "idle_expiry")),
+                failures=uniforms(self.rng(prefix + "failures")),
                 error_fraction=f.error_fraction,
                 timeout=f.timeout,
                 reserved=f.reserved_concurrency,
@@ -266,7 +267,7 @@ class _Run:
                 function = self.function_names.index(integ.function)
             else:
                 kind = MOCK if isinstance(integ, MockIntegration) else HTTP
-                latency = Draws(integ.latency_ms, self.rng(prefix + "latency"))
+                latency = draws(integ.latency_ms, self.rng(prefix + "latency"))
                 error_fraction = getattr(integ, "error_fraction", 0.0)
             stages.append(
                 RouteStage(
@@ -280,7 +281,7 @@ class _Run:
                     function=function,
                     latency=latency,
                     error_fraction=error_fraction,
-                    failures=Uniforms(self.rng(prefix + "failures")),
+                    failures=uniforms(self.rng(prefix + "failures")),
                     timeout=sc.route_timeout(r),
                 )
             )
@@ -301,7 +302,7 @@ class _Run:
         latency = a.latency_ms or ConstantDist(DEFAULT_AUTH_LATENCY_MS[a.type] / 1000)
         return AuthStage(
             "simple",
-            latency=Draws(latency, self.rng("authorizer/latency")),
+            latency=draws(latency, self.rng("authorizer/latency")),
             # IAM answers a request without a valid signature with 403, token authorizers with 401.
             unauthorized=int(Outcome.FORBIDDEN if a.type == "iam" else Outcome.UNAUTHORIZED),
         )
@@ -325,7 +326,7 @@ class _Run:
                 c.retry.cap,
                 c.retry.jitter,
                 frozenset(s for s in STATUSES if c.retry.retries(s)),
-                Uniforms(self.rng(prefix + "retry")),
+                uniforms(self.rng(prefix + "retry")),
             )
         plan = None
         if c.usage_plan is not None:
@@ -381,34 +382,30 @@ class _Run:
         clients = self.clients
         total_rate = sum(c.arrivals.mean_rate for c in clients)
         window = min(self.duration, max(1.0, ARRIVALS_PER_WINDOW / total_rate if total_rate > 0 else self.duration))
+        gateway = self.gateway
+        single = clients[0] if len(clients) == 1 else None
         next_id = 0
         t0 = 0.0
         while t0 < self.duration:
             t1 = min(self.duration, t0 + window)
             times_per_client = [c.arrivals.times(t0, t1, c.arrival_rng) for c in clients]
-            if len(clients) == 1:
-                times = times_per_client[0].tolist()
-                owners = None
-            else:
-                all_times = np.concatenate(times_per_client)
-                all_owners = np.concatenate(
-                    [np.full(len(t), i, dtype=np.int64) for i, t in enumerate(times_per_client)]
-                )
-                order = np.argsort(all_times, kind="stable")
-                times = all_times[order].tolist()
-                owners = all_owners[order].tolist()
             attrs = [c.attributes(len(t)) for c, t in zip(clients, times_per_client, strict=True)]
-            cursor = [0] * len(clients)
-            for i, t in enumerate(times):
-                while peek() <= t:
+            if single is not None:
+                owners: Iterable[Population] = itertools.repeat(single)
+                times = times_per_client[0].tolist()
+                columns = [a.tolist() for a in attrs[0]]
+            else:
+                # Merge the clients' arrivals in time order, each with its request's attributes.
+                order = np.argsort(np.concatenate(times_per_client), kind="stable")
+                times = np.concatenate(times_per_client)[order].tolist()
+                owner_index = np.concatenate([np.full(len(t), i) for i, t in enumerate(times_per_client)])[order]
+                owners = [clients[i] for i in owner_index.tolist()]
+                columns = [np.concatenate([a[k] for a in attrs])[order].tolist() for k in range(5)]
+            # strict=False: with one client, `owners` repeats it without end.
+            for t, client, route, key, token, cache_key, validation in zip(times, owners, *columns, strict=False):
+                while gateway.pending and peek() <= t:
                     step()
-                ci = 0 if owners is None else owners[i]
-                j = cursor[ci]
-                cursor[ci] = j + 1
-                routes, keys, tokens, cache_keys, validation = attrs[ci]
-                attempt(
-                    t, Request(next_id, clients[ci], routes[j], keys[j], tokens[j], cache_keys[j], validation[j], t)
-                )
+                attempt(t, Request(next_id, client, route, key, token, cache_key, validation, t))
                 next_id += 1
             self._fold()
             if progress is not None:
