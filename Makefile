@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,16 @@ run: $(STAMP)
 	$(BIN)/apisim run scenarios/default.yaml --out reports/default
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check apisim tests
+	$(BIN)/python -m ruff check apisim tests benchmarks
 	$(BIN)/python -m pytest
 
+# Throughput and memory against peer simulators (about 15 minutes); appends to benchmarks/results.csv.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
 lint: $(STAMP)
-	$(BIN)/python -m ruff check apisim tests
-	$(BIN)/python -m ruff format --check apisim tests
+	$(BIN)/python -m ruff check apisim tests benchmarks
+	$(BIN)/python -m ruff format --check apisim tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -15,7 +15,15 @@ import time
 ARRIVAL, DEPARTURE, EXPIRY = 0, 1, 2
 
 
-def main(rate: float, horizon: float, seed: int, service: float = 0.2, cold: float = 1.0, expiry: float = 600.0, cap: int = 1000) -> dict:
+def main(
+    rate: float,
+    horizon: float,
+    seed: int,
+    service: float = 0.2,
+    cold: float = 1.0,
+    expiry: float = 600.0,
+    cap: int = 1000,
+) -> dict:
     rnd = random.Random(seed)
     started = time.perf_counter()
     events: list[tuple[float, int, int, int]] = [(rnd.expovariate(rate), 0, ARRIVAL, 0)]

@@ -17,7 +17,15 @@ import time
 import simpy
 
 
-def main(rate: float, horizon: float, seed: int, service: float = 0.2, cold: float = 1.0, expiry: float = 600.0, cap: int = 1000) -> dict:
+def main(
+    rate: float,
+    horizon: float,
+    seed: int,
+    service: float = 0.2,
+    cold: float = 1.0,
+    expiry: float = 600.0,
+    cap: int = 1000,
+) -> dict:
     rnd = random.Random(seed)
     env = simpy.Environment()
     idle: list[tuple[list[int], int]] = []  # (instance, generation it went idle in); newest last
