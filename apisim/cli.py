@@ -11,11 +11,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
 from apisim import __version__
 from apisim.durations import to_seconds
@@ -96,10 +98,18 @@ def run(
         bool | None,
         typer.Option("--records/--no-records", help="keep one row per attempt (default: for runs up to 1M attempts)"),
     ] = None,
+    replications: Annotated[int, typer.Option(min=1, help="independent runs; report means with 95% CIs")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="worker processes for replications (default: cores)")
+    ] = None,
+    dask: Annotated[str | None, typer.Option(help="run replications on a Dask scheduler (address, or 'local')")] = None,
 ) -> None:
     """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost."""
     with _user_errors():
         sc = _with_overrides(load(scenario), duration, warmup)
+        if replications > 1:
+            _replicated(sc, replications, seed, workers, dask, out, json_out)
+            return
         result = _run_with_progress(sc, seed, force, records, quiet=json_out)
         if out is not None:
             result.write(out)
@@ -112,6 +122,252 @@ def run(
         render_summary(result, console)
         if out is not None:
             console.print(f"results written to [bold]{out}[/]")
+
+
+def _jobs_progress(total: int, quiet: bool) -> tuple[Progress | None, Any]:
+    if quiet or not err.is_terminal:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]runs"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True,
+    )  # fmt: skip
+    task = bar.add_task("runs", total=total)
+    return bar, lambda done, _total: bar.update(task, completed=done)
+
+
+@contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Any]:
+    bar, callback = _jobs_progress(total, quiet)
+    if bar is None:
+        yield None
+        return
+    with bar:
+        yield callback
+
+
+def _frame_table(frame: Any, title: str, columns: list[str] | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    cols = columns or list(frame.columns)
+    for c in cols:
+        table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
+    for row in frame[cols].itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        if value != value:  # NaN
+            return "–"
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _replicated(
+    sc: Scenario, n: int, seed: int | None, workers: int | None, dask: str | None, out: Path | None, json_out: bool
+) -> None:
+    from apisim import studies
+    from apisim.publish import write_frames
+
+    with _progress(n, json_out) as progress:
+        rows = studies.replications(sc, n, seed=seed, workers=workers, dask=dask, progress=progress)
+    summary = studies.summarize_replications(rows)
+    if out is not None:
+        write_frames(out, {"replications.csv": rows, "summary.csv": summary})
+    if json_out:
+        record = summary.iloc[0].to_dict()
+        metrics = {m: {"mean": record[m], "ci95": record[f"{m}_ci95"]} for m in studies.HEADLINE if m in record}
+        doc = {"scenario": sc.name, "replications": n, "summary": metrics, "rows": rows.to_dict(orient="records")}
+        sys.stdout.write(json.dumps(doc, indent=2, default=_nan_to_none, allow_nan=True).replace("NaN", "null") + "\n")
+        return
+    record = summary.iloc[0]
+    table = Table(title=f"{sc.name}: {n} replications (mean ± 95% CI)", title_justify="left")
+    table.add_column("figure")
+    table.add_column("mean", justify="right")
+    table.add_column("± 95% CI", justify="right")
+    for m in studies.HEADLINE:
+        table.add_row(m, _cell(record[m]), _cell(record[f"{m}_ci95"]))
+    console = Console()
+    console.print(table)
+    console.print(
+        _frame_table(rows, "Per replication", ["replication", "seed", "p50_ms", "p99_ms", "rate_429", "cost_usd"])
+    )
+
+
+def _nan_to_none(value: Any) -> Any:
+    return None
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(help="scenario files, one per design")],
+    seed: Annotated[int | None, typer.Option(help="common seed (default: the first file's)")] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 1,
+    duration: Annotated[str | None, typer.Option(help="override every design's simulation.duration")] = None,
+    warmup: Annotated[str | None, typer.Option(help="override every design's simulation.warmup")] = None,
+    out: Annotated[Path | None, typer.Option(help="write compare.csv, compare.json, rows.csv and figures here")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
+    workers: Annotated[int | None, typer.Option(min=1)] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+) -> None:
+    """Run designs on the same traffic (same seed) and show them side by side."""
+    from apisim import studies
+    from apisim.publish import write_comparison
+
+    with _user_errors():
+        designs = [_with_overrides(load(p), duration, warmup) for p in scenarios]
+        with _progress(len(designs) * replications, json_out) as progress:
+            try:
+                result = studies.compare(
+                    designs, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
+                )
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        if out is not None:
+            write_comparison(result, out)
+        if json_out:
+            sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
+            return
+        shown = result.table.set_index("design")[[m for m in studies.HEADLINE]].T.reset_index(names="figure")
+        Console().print(_frame_table(shown, "Designs compared (same arrivals)"))
+
+
+def _vary(assignments: list[str], option: str) -> dict[str, list[Any]]:
+    from apisim.studies import parse_assignment
+
+    out = {}
+    for text in assignments:
+        try:
+            path, values = parse_assignment(text)
+        except ValueError as exc:
+            raise UserError(f"{option}: {exc}") from None
+        out[path] = values
+    if not out:
+        raise UserError(f"give at least one {option} PATH=VALUE[,VALUE...]")
+    return out
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="the base scenario")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="PATH=V1,V2,... (repeat; the cartesian product is run)")
+    ] = [],  # noqa: B006
+    seed: Annotated[int | None, typer.Option()] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 1,
+    duration: Annotated[str | None, typer.Option()] = None,
+    warmup: Annotated[str | None, typer.Option()] = None,
+    out: Annotated[Path | None, typer.Option(help="write sweep.csv, summary.csv and figures here")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    workers: Annotated[int | None, typer.Option(min=1)] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+) -> None:
+    """Run every combination of the given values; one row per point and replication."""
+    from apisim import studies
+    from apisim.publish import write_sweep
+
+    with _user_errors():
+        vary = _vary(set_, "--set")
+        base = _with_overrides(load(scenario), duration, warmup)
+        total = replications
+        for values in vary.values():
+            total *= len(values)
+        with _progress(total, json_out) as progress:
+            rows = studies.sweep(
+                base, vary, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
+            )
+        summary = studies.summarize_replications(rows, by=list(vary))
+        if out is not None:
+            write_sweep(rows, summary, list(vary), out)
+        if json_out:
+            sys.stdout.write(rows.to_json(orient="records", indent=2) + "\n")
+            return
+        Console().print(
+            _frame_table(
+                summary,
+                f"Sweep of {base.name}",
+                [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", "cost_usd"],
+            )
+        )
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="the base scenario")],
+    slo: Annotated[
+        list[str], typer.Option("--slo", help='objective, e.g. "p99<800ms", "rate_429<0.001" (repeat)')
+    ] = [],  # noqa: B006
+    vary: Annotated[list[str], typer.Option("--vary", help="PATH=V1,V2,... (repeat)")] = [],  # noqa: B006
+    seed: Annotated[int | None, typer.Option()] = None,
+    replications: Annotated[int, typer.Option(min=1)] = 1,
+    duration: Annotated[str | None, typer.Option()] = None,
+    warmup: Annotated[str | None, typer.Option()] = None,
+    out: Annotated[Path | None, typer.Option(help="write plan.csv and figures here")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    workers: Annotated[int | None, typer.Option(min=1)] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+) -> None:
+    """Find the cheapest design in the grid that meets every SLO. Exit 1 if none does."""
+    from apisim import studies
+    from apisim.publish import write_plan
+
+    with _user_errors():
+        grid = _vary(vary, "--vary")
+        if not slo:
+            raise UserError('give at least one --slo, e.g. --slo "p99<800ms"')
+        try:
+            objectives = [studies.Slo.parse(s) for s in slo]
+        except ValueError as exc:
+            raise UserError(f"--slo: {exc}") from None
+        base = _with_overrides(load(scenario), duration, warmup)
+        total = replications
+        for values in grid.values():
+            total *= len(values)
+        with _progress(total, json_out) as progress:
+            table = studies.plan(
+                base,
+                grid,
+                objectives,
+                seed=seed,
+                replications=replications,
+                workers=workers,
+                dask=dask,
+                progress=progress,
+            )
+        if out is not None:
+            write_plan(table, list(grid), out)
+        feasible = table[table["feasible"]]
+        if json_out:
+            doc = {
+                "winner": feasible.iloc[0].to_dict() if len(feasible) else None,
+                "points": table.to_dict(orient="records"),
+            }
+            sys.stdout.write(json.dumps(doc, indent=2, default=str).replace("NaN", "null") + "\n")
+        else:
+            console = Console()
+            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "feasible", "failed"]
+            console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
+            if len(feasible):
+                w = feasible.iloc[0]
+                choice = ", ".join(f"{k}={w[k]}" for k in grid)
+                console.print(
+                    f"[bold green]cheapest design meeting every SLO:[/] {choice} at ${w['cost_usd']:,.2f}/month",
+                    highlight=False,
+                )
+                cheaper = table.iloc[: feasible.index[0]]
+                for _, r in cheaper.iterrows():
+                    console.print(
+                        f"  cheaper but failed: {', '.join(f'{k}={r[k]}' for k in grid)}: {r['failed']}",
+                        highlight=False,
+                    )
+            else:
+                console.print("[bold red]no design in the grid meets every SLO[/]")
+        if not len(feasible):
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -127,6 +127,21 @@ class Empirical:
         return np.asarray(self.values)[rng.integers(0, len(self.values), size)]
 
 
+@dataclass(frozen=True, slots=True)
+class Scaled:
+    """Another distribution's values times a constant factor."""
+
+    base: Distribution
+    factor: float
+
+    @property
+    def mean(self) -> float:
+        return self.base.mean * self.factor
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.base.sample(rng, size) * self.factor
+
+
 Draw = Callable[[], float]
 """Calling it gives the next value of a stream, as a Python float."""
 

@@ -102,7 +102,7 @@ def replication_seed(seed: int, replication: int) -> int:
     """
     if replication == 0:
         return seed
-    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1, dtype=np.uint32)[0])
 
 
 Job = tuple[Scenario, int]
@@ -117,6 +117,7 @@ def run_many(
     jobs: Sequence[Job],
     *,
     workers: int | None = None,
+    dask: str | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Result]:
@@ -124,8 +125,12 @@ def run_many(
 
     Results come back in the order of ``jobs`` and are identical to running them one by one
     (each run depends only on its scenario and seed). Runs keep no per-attempt records.
-    ``workers`` defaults to the machine's cores. ``progress(done, total)`` is called as jobs end.
+    ``workers`` defaults to the machine's cores. ``dask``: the address of a Dask scheduler
+    (``tcp://host:8786``) to run on, or ``"local"`` for a ``LocalCluster`` of ``workers``
+    processes. ``progress(done, total)`` is called as jobs end.
     """
+    if dask is not None:
+        return _run_on_dask(jobs, dask, workers, force, progress)
     workers = min(len(jobs), workers or os.cpu_count() or 1)
     results: list[Result | None] = [None] * len(jobs)
     if workers <= 1:
@@ -141,6 +146,36 @@ def run_many(
             if progress is not None:
                 progress(done, len(jobs))
     return results  # type: ignore[return-value]
+
+
+def _run_on_dask(
+    jobs: Sequence[Job], address: str, workers: int | None, force: bool, progress: Callable[[int, int], None] | None
+) -> list[Result]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError("--dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        futures = [client.submit(_run_job, job, force, pure=False) for job in jobs]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[Result | None] = [None] * len(jobs)
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[index[future.key]] = future.result()
+            if progress is not None:
+                progress(done, len(jobs))
+        return results  # type: ignore[return-value]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def replicate(

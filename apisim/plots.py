@@ -67,3 +67,90 @@ def traffic(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def outcome_mix(results: dict, ax: Axes | None = None) -> Axes:
+    """Share of attempts per outcome, one stacked bar per design (``{name: Result}``)."""
+    ax = _axes(ax)
+    names = list(results)
+    bottoms = [0.0] * len(names)
+    keys = list(next(iter(results.values())).summary["requests"]["by_outcome"]) if results else []
+    for key in keys:
+        shares = []
+        for name in names:
+            req = results[name].summary["requests"]
+            shares.append(req["by_outcome"][key] / req["offered"] if req["offered"] else 0.0)
+        if any(shares):
+            ax.bar(names, shares, bottom=bottoms, label=key)
+            bottoms = [b + v for b, v in zip(bottoms, shares, strict=True)]
+    ax.set_ylabel("share of attempts")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def cost_items(table: pd.DataFrame, ax: Axes | None = None, by: str = "design") -> Axes:
+    """Monthly cost by line item, one stacked bar per row of ``table`` (columns ``cost.<item>``)."""
+    ax = _axes(ax)
+    labels = table[by].astype(str).tolist()
+    bottoms = [0.0] * len(labels)
+    for col in [c for c in table.columns if c.startswith("cost.") and not c.endswith("_ci95")]:
+        values = table[col].fillna(0.0).tolist()
+        if any(values):
+            ax.bar(labels, values, bottom=bottoms, label=col.removeprefix("cost."))
+            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax.set_ylabel("USD per month")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def concurrency_overlay(results: dict, ax: Axes | None = None) -> Axes:
+    """Busy instances of all functions together over time, one line per design."""
+    ax = _axes(ax)
+    for name, res in results.items():
+        ts = res.timeseries
+        busy = ts[[c for c in ts.columns if c.startswith("concurrency.")]].sum(axis=1)
+        ax.step(ts["t"], busy, where="post", label=name)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("busy instances (all functions)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def metric_vs(rows: pd.DataFrame, x: str, metric: str, ax: Axes | None = None, hue: str | None = None) -> Axes:
+    """A figure (mean over replications) against a swept value, one line per value of ``hue``."""
+    ax = _axes(ax)
+    groups = rows.groupby(hue, sort=False) if hue else [(None, rows)]
+    for key, group in groups:
+        means = group.groupby(x, sort=False)[metric].mean()
+        ax.plot(
+            [str(v) for v in means.index], means.to_numpy(), marker="o", label=None if key is None else f"{hue}={key}"
+        )
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    if hue:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def pareto(table: pd.DataFrame, ax: Axes | None = None, x: str = "p99_ms", y: str = "cost_usd") -> Axes:
+    """Cost against p99 for every point; the Pareto front (nothing both cheaper and faster) marked."""
+    ax = _axes(ax)
+    pts = table[[x, y]].dropna()
+    ax.scatter(pts[x], pts[y], color="0.6", label="design points")
+    order = pts.sort_values([x, y])
+    front, best = [], float("inf")
+    for _, row in order.iterrows():
+        if row[y] < best:
+            front.append(row)
+            best = row[y]
+    if front:
+        f = pd.DataFrame(front)
+        ax.step(f[x], f[y], where="post", color="C3", label="Pareto front")
+        ax.scatter(f[x], f[y], color="C3")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax

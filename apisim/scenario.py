@@ -357,6 +357,22 @@ class Function(Strict):
     timeout: Seconds = Field(3.0, ge=1.0, le=900.0, description="function timeout (AWS default 3s)")
     error_fraction: Fraction = Field(0.0, description="share of invocations that fail (502 at the gateway)")
     init_billed: bool = Field(True, description="bill the init phase (on-demand ZIP functions, since 2025-08-01)")
+    cpu_fraction: Fraction = Field(
+        0.0, description="CPU-bound share of duration_ms, which scales with the vCPU share memory buys (0: none)"
+    )
+    reference_mb: int | None = Field(
+        None, ge=128, le=10240, description="memory at which duration_ms was measured (default: memory_mb)"
+    )
+
+    def duration_factor(self) -> float:
+        """How much longer (or shorter) a run is at ``memory_mb`` than at ``reference_mb``.
+
+        Lambda gives CPU in proportion to memory, one full vCPU at 1,769 MB; beyond that extra
+        vCPUs only help multi-threaded code, so a single-threaded CPU-bound part stops speeding up.
+        """
+        vcpu = lambda mb: min(mb, 1769) / 1769  # noqa: E731
+        reference = self.reference_mb or self.memory_mb
+        return (1.0 - self.cpu_fraction) + self.cpu_fraction * vcpu(reference) / vcpu(self.memory_mb)
 
     @model_validator(mode="before")
     @classmethod

@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 
 from apisim.distributions import Constant as ConstantDist
-from apisim.distributions import Lognormal, draws, uniforms
+from apisim.distributions import Distribution, Lognormal, Scaled, draws, uniforms
 from apisim.engine.cache import TtlCache
 from apisim.engine.clients import (
     ArrivalProcess,
@@ -233,7 +233,7 @@ class _Run:
             pools[name] = FunctionPool(
                 name,
                 memory_mb=f.memory_mb,
-                duration=draws(f.duration_ms, self.rng(prefix + "duration")),
+                duration=draws(_scaled(f.duration_ms, f.duration_factor()), self.rng(prefix + "duration")),
                 cold_start=draws(f.cold_start_ms, self.rng(prefix + "cold_start")),
                 idle_expiry=draws(f.idle_expiry, self.rng(prefix + "idle_expiry")),
                 failures=uniforms(self.rng(prefix + "failures")),
@@ -443,6 +443,10 @@ class _Run:
             wall_seconds=time.perf_counter() - started,
             events={"requests": next_id},
         )
+
+
+def _scaled(dist: Distribution, factor: float) -> Distribution:
+    return dist if factor == 1.0 else Scaled(dist, factor)
 
 
 def _default_bucket(duration: float) -> float:

@@ -1,0 +1,102 @@
+"""Study results on disk: tables and figures in a folder written atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from apisim.output import atomic_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from apisim.studies import Comparison
+
+
+def save_figure(path: Path, draw: Callable[..., Any], *args: Any, title: str = "", **kwargs: Any) -> None:
+    """Draw one figure with ``draw(*args, ax=ax, **kwargs)`` and save it as PNG."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    draw(*args, ax=ax, **kwargs)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=96)
+    plt.close(fig)
+
+
+def write_frames(out: Path, frames: dict[str, pd.DataFrame]) -> Path:
+    """CSV files in a folder, atomically."""
+
+    def fill(tmp: Path) -> None:
+        for name, frame in frames.items():
+            frame.to_csv(tmp / name, index=False)
+
+    return atomic_dir(out, fill)
+
+
+def comparison_figures(result: Comparison, folder: Path) -> list[str]:
+    """The comparison's figures as PNG files in ``folder``; returns their names."""
+    from apisim import plots
+
+    def cdf(results: dict, ax: Any) -> Any:
+        for name, res in results.items():
+            plots.latency_cdf(res.latency_quantiles, ax=ax, label=name)
+        return ax
+
+    figures = {
+        "latency_cdf.png": (cdf, result.results, "latency CDF (all answered attempts)"),
+        "outcomes.png": (plots.outcome_mix, result.results, "outcome mix"),
+        "cost.png": (plots.cost_items, result.table, "monthly cost by line item"),
+        "concurrency.png": (plots.concurrency_overlay, result.results, "busy instances over time"),
+    }
+    for name, (draw, data, title) in figures.items():
+        save_figure(folder / name, draw, data, title=title)
+    return list(figures)
+
+
+def write_comparison(result: Comparison, out: Path) -> Path:
+    """compare.csv, compare.json, rows.csv and the figures, atomically."""
+
+    def fill(tmp: Path) -> None:
+        result.table.to_csv(tmp / "compare.csv", index=False)
+        result.table.to_json(tmp / "compare.json", orient="records", indent=2)
+        result.rows.to_csv(tmp / "rows.csv", index=False)
+        comparison_figures(result, tmp)
+
+    return atomic_dir(out, fill)
+
+
+def sweep_figures(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], folder: Path) -> list[str]:
+    """p99 and cost against the first swept value, and cost against p99 with the Pareto front."""
+    from apisim import plots
+
+    hue = paths[1] if len(paths) > 1 else None
+    save_figure(folder / "p99.png", plots.metric_vs, rows, paths[0], "p99_ms", hue=hue, title="p99 latency")
+    save_figure(folder / "cost.png", plots.metric_vs, rows, paths[0], "cost_usd", hue=hue, title="monthly cost")
+    save_figure(folder / "pareto.png", plots.pareto, summary, title="cost against p99")
+    return ["p99.png", "cost.png", "pareto.png"]
+
+
+def write_sweep(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], out: Path) -> Path:
+    """sweep.csv (point × replication), summary.csv (mean ± CI per point) and figures, atomically."""
+
+    def fill(tmp: Path) -> None:
+        rows.to_csv(tmp / "sweep.csv", index=False)
+        summary.to_csv(tmp / "summary.csv", index=False)
+        sweep_figures(rows, summary, paths, tmp)
+
+    return atomic_dir(out, fill)
+
+
+def write_plan(table: pd.DataFrame, paths: list[str], out: Path) -> Path:
+    """plan.csv (every point, cheapest first, feasibility and why not) and the Pareto figure, atomically."""
+    from apisim import plots
+
+    def fill(tmp: Path) -> None:
+        table.to_csv(tmp / "plan.csv", index=False)
+        save_figure(tmp / "pareto.png", plots.pareto, table, title="cost against p99")
+
+    return atomic_dir(out, fill)

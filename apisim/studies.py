@@ -1,0 +1,320 @@
+"""Studies over many runs: replications with confidence intervals, design comparisons, sweeps, plans.
+
+Each returns a tidy DataFrame. Runs go through :func:`apisim.experiment.run_many`, so they use
+worker processes (or a Dask cluster) and give the same numbers as running them one by one.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from apisim.durations import to_seconds
+from apisim.experiment import Result, replication_seed, run_many
+from apisim.loading import Problem, ScenarioError, load, validate_scenario
+from apisim.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# ----------------------------------------------------------------------------------------------
+# Headline figures
+# ----------------------------------------------------------------------------------------------
+
+HEADLINE = (
+    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "rate_429", "error_rate",
+    "cold_start_ratio", "cache_hit_ratio", "cost_usd",
+)  # fmt: skip
+"""The figures every study reports per run (plus ``cost.<item>`` per line item)."""
+
+
+def headline(result: Result) -> dict[str, float]:
+    """The figures people compare designs on, flat, from one run (NaN where not applicable)."""
+    s = result.summary
+    out: dict[str, float] = {}
+    lat = s["latency_ms"]
+    for key in ("p50", "p90", "p95", "p99", "p999", "mean"):
+        out[f"{key}_ms"] = math.nan if lat[key] is None else float(lat[key])
+    out["rate_429"] = _nan(s["rate_429"])
+    out["error_rate"] = _nan(s["error_rate"])
+    invocations = sum(f["invocations"] for f in s["functions"].values())
+    colds = sum(f["cold_starts"] for f in s["functions"].values())
+    out["cold_start_ratio"] = colds / invocations if invocations else math.nan
+    out["cache_hit_ratio"] = _nan(s["cache"]["hit_ratio"])
+    out["cost_usd"] = float(s["cost_monthly_usd"]["total"])
+    for item, usd in s["cost_monthly_usd"]["items"].items():
+        out[f"cost.{item}"] = float(usd)
+    return out
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def confidence(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of its ``level`` confidence interval (Student's t; NaN half-width for one value)."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan
+    if x.size == 1:
+        return float(x[0]), math.nan
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+    return float(x.mean()), float(half)
+
+
+def summarize_replications(rows: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean ± 95% confidence interval of every headline figure (per group of ``by`` columns)."""
+    import pandas as pd
+
+    metrics = [c for c in rows.columns if c in HEADLINE or c.startswith("cost.")]
+    out = []
+    groups = rows.groupby(list(by), sort=False, dropna=False) if by else [((), rows)]
+    for key, group in groups:
+        record: dict[str, Any] = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        record["replications"] = len(group)
+        for m in metrics:
+            mean, half = confidence(group[m].tolist())
+            record[m] = mean
+            record[f"{m}_ci95"] = half
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# Editing scenarios by dotted path
+# ----------------------------------------------------------------------------------------------
+
+
+def scenario_data(sc: Scenario) -> dict[str, Any]:
+    """The scenario as plain data that :func:`validate_scenario` accepts back unchanged."""
+    return sc.model_dump(mode="json", exclude_none=True)
+
+
+def with_changes(sc: Scenario, changes: Mapping[str, Any], *, source: str = "<sweep>") -> Scenario:
+    """A copy of ``sc`` with each dotted path set (``api.cache.ttl``, ``api.routes.0.cache``), re-validated.
+
+    Missing sections on the way are created (setting ``api.cache.ttl`` adds a cache). Raises
+    :class:`ScenarioError` naming the path if the result is not a valid scenario.
+    """
+    data = copy.deepcopy(scenario_data(sc))
+    for path, value in changes.items():
+        parts = path.split(".")
+        node: Any = data
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(
+                        source, [Problem(tuple(parts[: i + 1]), f"no item {part} here (there are {len(node)})")]
+                    )
+                node = node[int(part)]
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        last = parts[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ScenarioError(source, [Problem(tuple(parts), f"no item {last} here (there are {len(node)})")])
+            node[int(last)] = value
+        else:
+            node[last] = value
+    try:
+        return validate_scenario(data, source=source, base_dir=sc.base_dir)
+    except ScenarioError as exc:
+        label = ", ".join(f"{k}={v}" for k, v in changes.items())
+        raise ScenarioError(f"{source} with {label}", exc.problems) from None
+
+
+def parse_assignment(text: str) -> tuple[str, list[Any]]:
+    """``"api.cache.ttl=0s,30s,5m"`` → ``("api.cache.ttl", ["0s", "30s", "5m"])`` (numbers as numbers)."""
+    import yaml
+
+    from apisim.loading import ScenarioLoader
+
+    if "=" not in text:
+        raise ValueError(f"expected PATH=VALUE[,VALUE...], got {text!r}")
+    path, _, raw = text.partition("=")
+    values = [yaml.load(v.strip(), Loader=ScenarioLoader) for v in raw.split(",") if v.strip()]
+    if not path.strip() or not values:
+        raise ValueError(f"expected PATH=VALUE[,VALUE...], got {text!r}")
+    return path.strip(), values
+
+
+# ----------------------------------------------------------------------------------------------
+# Studies
+# ----------------------------------------------------------------------------------------------
+
+
+def _as_scenario(s: Scenario | str | Path) -> Scenario:
+    return s if isinstance(s, Scenario) else load(s)
+
+
+def _rows(
+    points: Sequence[tuple[dict[str, Any], Scenario]],
+    replications: int,
+    seed: int | None,
+    workers: int | None,
+    dask: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[dict[str, Any]], list[Result]]:
+    jobs = []
+    labels = []
+    for label, sc in points:
+        base = sc.simulation.seed if seed is None else seed
+        for r in range(replications):
+            jobs.append((sc, replication_seed(base, r)))
+            labels.append({**label, "replication": r, "seed": jobs[-1][1]})
+    results = run_many(jobs, workers=workers, dask=dask, progress=progress)
+    return [{**label, **headline(res)} for label, res in zip(labels, results, strict=True)], results
+
+
+def replications(
+    scenario: Scenario | str | Path,
+    n: int,
+    *,
+    seed: int | None = None,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """One row per replication: its seed and headline figures."""
+    import pandas as pd
+
+    sc = _as_scenario(scenario)
+    rows, _ = _rows([({"scenario": sc.name}, sc)], n, seed, workers, dask, progress)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Comparison:
+    """Designs run on the same traffic: a table, and each design's first replication for plots."""
+
+    table: pd.DataFrame  # one row per design: mean (and ±95% CI with replications) of each figure
+    rows: pd.DataFrame  # one row per design × replication
+    results: dict[str, Result]
+
+
+def compare(
+    scenarios: Sequence[Scenario | str | Path],
+    *,
+    seed: int | None = None,
+    replications: int = 1,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run designs with the same seed (common random numbers: the same arrivals for all)."""
+    import pandas as pd
+
+    designs = [_as_scenario(s) for s in scenarios]
+    names = [d.name for d in designs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"designs need distinct names to be compared, got {names}")
+    common = seed if seed is not None else designs[0].simulation.seed
+    rows, results = _rows([({"design": d.name}, d) for d in designs], replications, common, workers, dask, progress)
+    frame = pd.DataFrame(rows)
+    table = summarize_replications(frame, by=["design"])
+    firsts = {row["design"]: res for row, res in zip(rows, results, strict=True) if row["replication"] == 0}
+    return Comparison(table=table, rows=frame, results=firsts)
+
+
+def sweep(
+    scenario: Scenario | str | Path,
+    vary: Mapping[str, Sequence[Any]],
+    *,
+    seed: int | None = None,
+    replications: int = 1,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """The cartesian product of ``vary`` (dotted path → values): one row per point × replication.
+
+    Every point is validated before anything runs, so a bad value fails fast with its path.
+    """
+    import pandas as pd
+
+    base = _as_scenario(scenario)
+    paths = list(vary)
+    points = []
+    for values in itertools.product(*(vary[p] for p in paths)):
+        change = dict(zip(paths, values, strict=True))
+        points.append((change, with_changes(base, change)))
+    rows, _ = _rows(points, replications, seed, workers, dask, progress)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# SLOs and plans
+# ----------------------------------------------------------------------------------------------
+
+_SLO = re.compile(r"^\s*(p50|p90|p95|p99|p999|mean|rate_429|error_rate|cold_start_ratio)\s*(<=|<)\s*(\S+)\s*$")
+_OPS = {"<": operator.lt, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Slo:
+    """A service-level objective such as ``p99<800ms`` or ``rate_429<0.001``."""
+
+    metric: str  # a headline column
+    op: str
+    limit: float
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Slo:
+        m = _SLO.match(text)
+        if m is None:
+            raise ValueError(
+                f"cannot read SLO {text!r}: expected METRIC<VALUE or METRIC<=VALUE with METRIC one of "
+                "p50, p90, p95, p99, p999, mean (latency: 800ms, 1s or milliseconds), "
+                "rate_429, error_rate, cold_start_ratio"
+            )
+        name, op, raw = m.groups()
+        if name in ("p50", "p90", "p95", "p99", "p999", "mean"):
+            limit = to_seconds(raw if not raw.replace(".", "", 1).isdigit() else float(raw), bare_unit_s=1e-3) * 1000.0
+            return cls(f"{name}_ms", op, limit, text.strip())
+        return cls(name, op, float(raw), text.strip())
+
+    def met(self, value: float) -> bool:
+        """Whether a measured value meets the objective (NaN, nothing measured, counts as met)."""
+        return math.isnan(value) or _OPS[self.op](value, self.limit)
+
+
+def plan(
+    scenario: Scenario | str | Path,
+    vary: Mapping[str, Sequence[Any]],
+    slos: Sequence[Slo | str],
+    *,
+    seed: int | None = None,
+    replications: int = 1,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Every point of the grid, cheapest first, with whether it meets every SLO and why not.
+
+    The first row with ``feasible`` True is the plan. SLOs are judged on the mean over
+    replications; ``failed`` lists the objectives a point misses, with its value.
+    """
+    objectives = [s if isinstance(s, Slo) else Slo.parse(s) for s in slos]
+    rows = sweep(scenario, vary, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress)
+    table = summarize_replications(rows, by=list(vary))
+    failed = []
+    for _, row in table.iterrows():
+        misses = [f"{o.text} (was {row[o.metric]:.4g})" for o in objectives if not o.met(float(row[o.metric]))]
+        failed.append("; ".join(misses))
+    table["failed"] = failed
+    table["feasible"] = table["failed"] == ""
+    return table.sort_values(["cost_usd", "p99_ms"], kind="stable").reset_index(drop=True)
