@@ -371,13 +371,54 @@ def plan(
 
 
 @app.command()
+def report(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="scenario files and folders (a folder's comparisons.yaml adds groups)")
+    ],
+    out: Annotated[Path, typer.Option(help="reports root: writes OUT/<date>/ and points OUT/latest at it")] = Path(
+        "reports"
+    ),
+    seed: Annotated[int | None, typer.Option(help="one seed for every run (default: each scenario's own)")] = None,
+    duration: Annotated[str | None, typer.Option(help="override every scenario's simulation.duration")] = None,
+    warmup: Annotated[str | None, typer.Option(help="override every scenario's simulation.warmup")] = None,
+    workers: Annotated[int | None, typer.Option(min=1)] = None,
+    fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
+) -> None:
+    """Run scenarios and comparison groups into a dated HTML + Markdown report, written atomically.
+
+    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo), 2 bad input.
+    """
+    from apisim.report import write_report
+
+    with _user_errors():
+        try:
+            d = to_seconds(duration) if duration is not None else None
+            w = to_seconds(warmup) if warmup is not None else None
+        except ValueError as exc:
+            raise UserError(f"--duration/--warmup: {exc}") from None
+        outcome = write_report(inputs, out, seed=seed, duration=d, warmup=w, workers=workers)
+    console = Console()
+    console.print(f"report written to [bold]{outcome.folder}[/] ({outcome.folder / 'index.html'})", highlight=False)
+    for failure in outcome.slo_failures:
+        console.print(f"[red]SLO failed:[/] {failure}", highlight=False)
+    if fail_on_slo and outcome.slo_failures:
+        raise typer.Exit(1)
+
+
+@app.command()
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="scenario files")],
 ) -> None:
     """Check scenario files against the schema; report every problem with file, line and field."""
+    from apisim.report import is_comparisons_file, read_comparisons
+
     failed = 0
     for path in scenarios:
         try:
+            if path.exists() and is_comparisons_file(path):
+                groups = read_comparisons(path)
+                Console().print(f"[green]ok[/] {path} (comparison groups: {', '.join(groups)})", highlight=False)
+                continue
             sc = load(path)
         except ScenarioError as exc:
             failed += 1

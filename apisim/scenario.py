@@ -27,6 +27,7 @@ from pydantic import (
 
 from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
 from apisim.durations import DURATION_REGEX, to_seconds
+from apisim.slo import Slo
 
 # --------------------------------------------------------------------------------------------
 # Value types: durations and distributions with units
@@ -527,7 +528,17 @@ class Scenario(Strict):
     account: Account = Field(default_factory=Account)
     clients: list[Client] = Field(min_length=1)
     pricing: Pricing = Field(default_factory=Pricing)
+    slos: list[str] = Field(
+        default_factory=list, description='objectives this design must meet, e.g. "p99<800ms", "rate_429<0.001"'
+    )
     base_dir: str = Field(".", exclude=True, description="folder the scenario file was read from (set by load)")
+
+    @field_validator("slos")
+    @classmethod
+    def _readable_slos(cls, values: list[str]) -> list[str]:
+        for text in values:
+            Slo.parse(text)
+        return values
 
     def route_cached(self, route: Route) -> bool:
         """Whether responses of ``route`` go through the stage cache."""

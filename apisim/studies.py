@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from apisim.durations import to_seconds
 from apisim.experiment import Result, replication_seed, run_many
 from apisim.loading import Problem, ScenarioError, load, validate_scenario
 from apisim.scenario import Scenario
+from apisim.slo import Slo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -258,38 +256,6 @@ def sweep(
 # ----------------------------------------------------------------------------------------------
 # SLOs and plans
 # ----------------------------------------------------------------------------------------------
-
-_SLO = re.compile(r"^\s*(p50|p90|p95|p99|p999|mean|rate_429|error_rate|cold_start_ratio)\s*(<=|<)\s*(\S+)\s*$")
-_OPS = {"<": operator.lt, "<=": operator.le}
-
-
-@dataclass(frozen=True)
-class Slo:
-    """A service-level objective such as ``p99<800ms`` or ``rate_429<0.001``."""
-
-    metric: str  # a headline column
-    op: str
-    limit: float
-    text: str
-
-    @classmethod
-    def parse(cls, text: str) -> Slo:
-        m = _SLO.match(text)
-        if m is None:
-            raise ValueError(
-                f"cannot read SLO {text!r}: expected METRIC<VALUE or METRIC<=VALUE with METRIC one of "
-                "p50, p90, p95, p99, p999, mean (latency: 800ms, 1s or milliseconds), "
-                "rate_429, error_rate, cold_start_ratio"
-            )
-        name, op, raw = m.groups()
-        if name in ("p50", "p90", "p95", "p99", "p999", "mean"):
-            limit = to_seconds(raw if not raw.replace(".", "", 1).isdigit() else float(raw), bare_unit_s=1e-3) * 1000.0
-            return cls(f"{name}_ms", op, limit, text.strip())
-        return cls(name, op, float(raw), text.strip())
-
-    def met(self, value: float) -> bool:
-        """Whether a measured value meets the objective (NaN, nothing measured, counts as met)."""
-        return math.isnan(value) or _OPS[self.op](value, self.limit)
 
 
 def plan(
