@@ -447,6 +447,9 @@ def version() -> None:
 
 def main() -> None:
     """Entry point of the ``apisim`` script."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are only ever written to files from the command line
     app()
 
 

@@ -78,6 +78,10 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "cold_starts": s.cold_starts,
             "cold_start_ratio": _ratio(s.cold_starts, s.invocations),
             "throttles": s.throttles,
+            "throttles_by_cause": {
+                "concurrency": s.throttles - s.throttles_scaling,
+                "scaling_rate": s.throttles_scaling,
+            },
             "errors": s.errors,
             "mean_concurrency": f.mean_busy,
             "max_concurrency": f.peak_busy,

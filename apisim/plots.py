@@ -1,10 +1,10 @@
-"""Plots of a run as matplotlib Axes; each takes ``ax=`` and returns it, and writes no files."""
+"""Plots as matplotlib Axes; each takes ``ax=`` and returns it, and writes no files.
+
+No backend is chosen here: Jupyter's inline backend draws them in a notebook, and matplotlib
+falls back to its file-only backend where there is no display.
+"""
 
 from __future__ import annotations
-
-import matplotlib
-
-matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt
 import pandas as pd

@@ -163,7 +163,7 @@ def test_scaling_rate_caps_new_instances() -> None:
     pool = make_pool(scaling=TokenBucket(1.0, 10))  # 10 new instances, then 1 per second
     results = [pool.invoke(0.0) for _ in range(15)]
     assert sum(r is not None for r in results) == 10
-    assert pool.stats.throttles == 5
+    assert pool.stats.throttles == pool.stats.throttles_scaling == 5
     assert pool.invoke(1.0) is not None  # one more token a second later
 
 

@@ -31,6 +31,7 @@ class FunctionStats:
     invocations: int = 0
     cold_starts: int = 0
     throttles: int = 0
+    throttles_scaling: int = 0  # of which: no new instance allowed yet by the scaling rate
     errors: int = 0
     billed_ms_on_demand: int = 0
     billed_ms_provisioned: int = 0
@@ -168,6 +169,7 @@ class FunctionPool:
                 if not self._scaling.try_take(now):
                     if counted:
                         stats.throttles += 1
+                        stats.throttles_scaling += 1
                     return None
                 cold = True
                 self.live_log.ups.append(now)
