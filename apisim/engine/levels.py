@@ -58,10 +58,16 @@ class LevelLog:
         """Time-averaged level over [start, end)."""
         self.fold()
         area = self._area_at_edges[-1] - self._area_at_edges[-2]
-        return float(area / (self.end - self.start))
+        return float(_clean(np.array([area / (self.end - self.start)]))[0])
 
     def bucket_means(self) -> np.ndarray:
         """Time-averaged level in each bucket (the last bucket may be partial)."""
         self.fold()
         edges = self.edges[:-2]
-        return np.diff(self._area_at_edges[:-2]) / np.diff(edges)
+        return _clean(np.diff(self._area_at_edges[:-2]) / np.diff(edges))
+
+
+def _clean(levels: np.ndarray) -> np.ndarray:
+    """Remove the rounding noise of a difference of large sums: a level is never negative, and a
+    time-averaged level below 1e-9 instances is zero."""
+    return np.where(levels < 1e-9, 0.0, levels)
