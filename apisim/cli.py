@@ -304,6 +304,9 @@ def plan(
     vary: Annotated[list[str], typer.Option("--vary", help="PATH=V1,V2,... (repeat)")] = [],  # noqa: B006
     seed: Annotated[int | None, typer.Option()] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
+    search: Annotated[
+        str, typer.Option(help="grid, or halving: successive halving on replications for large grids")
+    ] = "grid",
     duration: Annotated[str | None, typer.Option()] = None,
     warmup: Annotated[str | None, typer.Option()] = None,
     out: Annotated[Path | None, typer.Option(help="write plan.csv and figures here")] = None,
@@ -327,6 +330,8 @@ def plan(
         total = replications
         for values in grid.values():
             total *= len(values)
+        if search not in ("grid", "halving"):
+            raise UserError(f"--search must be grid or halving, got {search!r}")
         with _progress(total, json_out) as progress:
             table = studies.plan(
                 base,
@@ -334,6 +339,7 @@ def plan(
                 objectives,
                 seed=seed,
                 replications=replications,
+                search=search,
                 workers=workers,
                 dask=dask,
                 progress=progress,

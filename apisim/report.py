@@ -21,92 +21,6 @@ from apisim.output import atomic_dir, to_json
 from apisim.scenario import Scenario
 from apisim.slo import Slo
 
-
-def _markdown(result: Result) -> str:
-    s = result.summary
-    lines = [
-        f"# {s['scenario']}",
-        "",
-        f"apisim {__version__} · seed {s['seed']} · {s['simulated_seconds']:,.0f} s simulated after "
-        f"{s['warmup_seconds']:,.0f} s warm-up · prices of {s['prices_retrieved']} · "
-        f"month scale ×{s['month_scale']:,.1f}",
-        "",
-        "## Outcomes (per attempt)",
-        "",
-        "| outcome | count | share |",
-        "|---|---:|---:|",
-    ]
-    total = s["requests"]["offered"] or 1
-    lines += [f"| {k} | {n:,} | {n / total:.2%} |" for k, n in s["requests"]["by_outcome"].items() if n]
-    rate = s["rate_429"]
-    lines += ["", f"429 rate: {rate:.4%}" if rate is not None else "429 rate: –", "", "## Latency (ms)", ""]
-    keys = ["mean", "p50", "p90", "p95", "p99", "p999", "max"]
-    lines += ["| | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for label, block in (
-        ("all answered", s["latency_ms"]),
-        ("successful", s["latency_ok_ms"]),
-        ("client", s["client"]["latency_ms"]),
-    ):
-        lines.append(f"| {label} | " + " | ".join("–" if block[k] is None else f"{block[k]:,.1f}" for k in keys) + " |")
-    if s["functions"]:
-        lines += [
-            "",
-            "## Functions",
-            "",
-            "| function | invocations | cold-start ratio | throttles | mean conc. | max conc. | mean instances |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for name, f in s["functions"].items():
-            ratio = "–" if f["cold_start_ratio"] is None else f"{f['cold_start_ratio']:.2%}"
-            lines.append(
-                f"| {name} | {f['invocations']:,} | {ratio} | {f['throttles']:,} | {f['mean_concurrency']:.2f} | "
-                f"{f['max_concurrency']:,} | {f['mean_instances']:.1f} |"
-            )
-    lines += ["", "## Monthly cost (USD)", "", "| item | quantity | unit | USD |", "|---|---:|---|---:|"]
-    for r in result.cost.itertuples():
-        lines.append(f"| {r.item} | {r.quantity:,.0f} | {r.unit} | {r.usd:,.2f} |")
-    lines += [f"| **total** | | | **{s['cost_monthly_usd']['total']:,.2f}** |", ""]
-    lines += [
-        "## Figures",
-        "",
-        "![latency](latency.png)",
-        "",
-        "![traffic](traffic.png)",
-        "",
-        "![concurrency](concurrency.png)",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_run_report(result: Result, out: Path) -> Path:
-    """Write the data files, report.md and PNG figures into ``out``, atomically."""
-    import matplotlib.pyplot as plt
-
-    from apisim import plots
-
-    def fill(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
-        if result.has_records:
-            result.requests.to_parquet(tmp / "requests.parquet", index=False)
-        result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
-        result.cost.to_csv(tmp / "cost.csv", index=False)
-        for name, draw, data in (
-            ("latency", plots.latency_cdf, result.latency_quantiles),
-            ("traffic", plots.traffic, result.timeseries),
-            ("concurrency", plots.concurrency, result.timeseries),
-        ):
-            fig, ax = plt.subplots(figsize=(7, 3.6))
-            draw(data, ax=ax)
-            ax.set_title(f"{result.summary['scenario']}: {name}")
-            fig.tight_layout()
-            fig.savefig(tmp / f"{name}.png", dpi=96)
-            plt.close(fig)
-        (tmp / "report.md").write_text(_markdown(result), encoding="utf-8")
-
-    return atomic_dir(out, fill)
-
-
 # ----------------------------------------------------------------------------------------------
 # apisim report: a folder of scenarios → reports/<date>/index.html, report.md, figures, data
 # ----------------------------------------------------------------------------------------------
@@ -178,25 +92,6 @@ class ReportOutcome:
     slo_failures: list[str]
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-
-
-def _html_table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(str(c) for c in r) + " |" for r in rows),
-    ]
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "–" if math.isnan(value) else (f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}")
@@ -206,7 +101,107 @@ def _fmt(value: Any) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:49%;margin:.2em}
-.fail{color:#b00;font-weight:bold}.ok{color:#070}code{background:#f3f3f3;padding:0 .3em}"""
+.fail{color:#b00;font-weight:bold}"""
+
+
+class Document:
+    """One report written twice at once: Markdown (figures as files) and self-contained HTML (figures inline)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.md: list[str] = []
+        self.html: list[str] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.md += ["#" * level + " " + text, ""]
+        self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def para(self, text: str, *, alert: bool = False) -> None:
+        self.md += [f"**{text}**" if alert else text, ""]
+        self.html.append(f"<p{' class=fail' if alert else ''}>{html.escape(text)}</p>")
+
+    def table(self, header: list[str], rows: list[list[Any]]) -> None:
+        self.md += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        self.md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows] + [""]
+        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+        self.html.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def figures(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.md.append(f"![{path.stem}]({path.relative_to(self.root).as_posix()})")
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            self.html.append(f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">')
+        self.md.append("")
+
+    def write(self, title: str) -> None:
+        (self.root / "report.md").write_text("\n".join(self.md) + "\n", encoding="utf-8")
+        head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style>"
+        page = f"<!doctype html><html><head>{head}</head><body>" + "\n".join(self.html) + "</body></html>\n"
+        (self.root / "index.html").write_text(page, encoding="utf-8")
+
+
+def _scenario_section(
+    doc: Document, sc: Scenario, res: Result, failures: list[str], *, source: str, data: Path, figures: Path
+) -> list[str]:
+    """One scenario's tables, figures (into ``figures``) and data files (into ``data``).
+
+    Returns its row of the overview table, and adds its failed SLOs to ``failures``.
+    """
+    from apisim import plots, studies
+    from apisim.publish import save_figure
+
+    s = res.summary
+    h = studies.headline(res)
+    slo_rows = []
+    for text in sc.slos:
+        slo = Slo.parse(text)
+        ok = slo.met(h[slo.metric])
+        slo_rows.append([text, _fmt(h[slo.metric]), "met" if ok else "FAILED"])
+        if not ok:
+            failures.append(f"{sc.name}: {text} (was {h[slo.metric]:.4g})")
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "summary.json").write_text(to_json(s) + "\n", encoding="utf-8")
+    res.timeseries.to_csv(data / "timeseries.csv", index=False)
+    res.cost.to_csv(data / "cost.csv", index=False)
+    drawn = []
+    for kind, draw, arg in (
+        ("latency", plots.latency_cdf, res.latency_quantiles),
+        ("traffic", plots.traffic, res.timeseries),
+        ("concurrency", plots.concurrency, res.timeseries),
+    ):
+        drawn.append(figures / (kind + ".png" if figures == data else f"{sc.name}-{kind}.png"))
+        save_figure(drawn[-1], draw, arg, title=f"{sc.name}: {kind}")
+    doc.heading(sc.name)
+    doc.para(
+        f"{source} · seed {s['seed']} · {s['simulated_seconds']:,.0f} s after {s['warmup_seconds']:,.0f} s warm-up "
+        f"· month scale ×{s['month_scale']:,.1f}"
+    )
+    doc.table(["outcome", "attempts"], [[k, f"{n:,}"] for k, n in s["requests"]["by_outcome"].items() if n])
+    doc.table(["latency", "ms"], [[k, _fmt(h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999", "mean")])
+    cost = [[r.item, f"{r.usd:,.2f}"] for r in res.cost.itertuples()]
+    doc.table(["cost item", "USD/month"], [*cost, ["total", f"{h['cost_usd']:,.2f}"]])
+    if slo_rows:
+        doc.table(["SLO", "measured", ""], slo_rows)
+    doc.figures(drawn)
+    verdict = "–" if not slo_rows else ("FAILED" if any(r[2] == "FAILED" for r in slo_rows) else "met")
+    return [sc.name, *(_fmt(h[k]) for k in ("p50_ms", "p99_ms", "rate_429", "cost_usd")), verdict]
+
+
+def _comparison_section(doc: Document, name: str, cmp: Any) -> None:
+    """One comparison group's table, figures and CSV."""
+    from apisim import studies
+    from apisim.publish import comparison_figures
+
+    cmp.table.to_csv(doc.root / "data" / f"compare-{name}.csv", index=False)
+    folder = doc.root / "figures" / f"compare-{name}"
+    folder.mkdir()
+    names = comparison_figures(cmp, folder)
+    doc.heading(f"Comparison: {name}")
+    doc.para("Same seed for every design: the same arrivals.")
+    designs = cmp.table["design"].tolist()
+    doc.table(["figure", *designs], [[m, *(_fmt(v) for v in cmp.table[m].tolist())] for m in studies.HEADLINE])
+    doc.figures([folder / n for n in names])
 
 
 def write_report(
@@ -225,8 +220,7 @@ def write_report(
     and data/ (summary.json, timeseries.csv, cost.csv per scenario; a CSV per comparison).
     ``out_root/latest`` then points at it. Returns the folder and the SLOs that failed.
     """
-    from apisim import plots, studies
-    from apisim.publish import comparison_figures, save_figure
+    from apisim import studies
 
     found = discover(inputs)
     if not found.scenarios and not found.groups:
@@ -248,85 +242,52 @@ def write_report(
     failures: list[str] = []
 
     def fill(tmp: Path) -> None:
-        figures = tmp / "figures"
-        figures.mkdir()
-        data = tmp / "data"
-        data.mkdir()
-        md = [f"# apisim report, {day}", "",
-              f"apisim {__version__} · generated {stamp.isoformat(timespec='seconds')} · prices of "
-              f"{results[0].summary['prices_retrieved'] if results else '-'} (us-east-1)", ""]  # fmt: skip
-        page = [f"<h1>apisim report, {day}</h1>", f"<p>{html.escape(md[2])}</p>"]
+        (tmp / "figures").mkdir()
+        (tmp / "data").mkdir()
+        body = Document(tmp)
         overview = []
         for (path, sc), res in zip(scenarios, results, strict=True):
-            s = res.summary
-            h = studies.headline(res)
-            slo_rows = []
-            for text in sc.slos:
-                slo = Slo.parse(text)
-                ok = slo.met(h[slo.metric])
-                slo_rows.append([text, _fmt(h[slo.metric]), "met" if ok else "FAILED"])
-                if not ok:
-                    failures.append(f"{sc.name}: {text} (was {h[slo.metric]:.4g})")
-            verdict = "–" if not slo_rows else ("FAILED" if any(r[2] == "FAILED" for r in slo_rows) else "met")
-            overview.append([sc.name, *(_fmt(h[k]) for k in ("p50_ms", "p99_ms", "rate_429", "cost_usd")), verdict])
-            folder = data / sc.name
-            folder.mkdir()
-            (folder / "summary.json").write_text(to_json(s) + "\n", encoding="utf-8")
-            res.timeseries.to_csv(folder / "timeseries.csv", index=False)
-            res.cost.to_csv(folder / "cost.csv", index=False)
-            names = []
-            for kind, draw, arg in (("latency", plots.latency_cdf, res.latency_quantiles),
-                                    ("traffic", plots.traffic, res.timeseries),
-                                    ("concurrency", plots.concurrency, res.timeseries)):  # fmt: skip
-                name = f"{sc.name}-{kind}.png"
-                save_figure(figures / name, draw, arg, title=f"{sc.name}: {kind}")
-                names.append(name)
-            source = (
-                f"`{path}` (sha256 {file_hash(path)}) · seed {s['seed']} · "
-                f"{s['simulated_seconds']:,.0f} s after {s['warmup_seconds']:,.0f} s warm-up"
+            source = f"{path} (sha256 {file_hash(path)})"
+            overview.append(
+                _scenario_section(
+                    body, sc, res, failures, source=source, data=tmp / "data" / sc.name, figures=tmp / "figures"
+                )
             )
-            lat = [[k, _fmt(h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999", "mean")]
-            cost = [[r.item, f"{r.usd:,.2f}"] for r in res.cost.itertuples()] + [["total", f"{h['cost_usd']:,.2f}"]]
-            outcomes = [[k, f"{n:,}"] for k, n in s["requests"]["by_outcome"].items() if n]
-            md += [f"## {sc.name}", "", source, ""]
-            md += [*_md_table(["outcome", "attempts"], outcomes), ""]
-            md += [*_md_table(["latency", "ms"], lat), ""]
-            md += [*_md_table(["cost item", "USD/month"], cost), ""]
-            if slo_rows:
-                md += [*_md_table(["SLO", "measured", ""], slo_rows), ""]
-            md += [f"![{n}](figures/{n})" for n in names] + [""]
-            page += [f"<h2>{html.escape(sc.name)}</h2>", f"<p>{html.escape(source)}</p>",
-                     _html_table(["outcome", "attempts"], outcomes), _html_table(["latency", "ms"], lat),
-                     _html_table(["cost item", "USD/month"], cost)]  # fmt: skip
-            if slo_rows:
-                page.append(_html_table(["SLO", "measured", ""], slo_rows))
-            page += [_img(figures / n) for n in names]
         for name, cmp in comparisons.items():
-            cmp.table.to_csv(data / f"compare-{name}.csv", index=False)
-            sub = figures / f"compare-{name}"
-            sub.mkdir()
-            names = comparison_figures(cmp, sub)
-            designs = cmp.table["design"].tolist()
-            rows = [[m, *(_fmt(v) for v in cmp.table[m].tolist())] for m in studies.HEADLINE]
-            md += [f"## Comparison: {name}", "", "Same seed for every design: the same arrivals.", ""]
-            md += [*_md_table(["figure", *designs], rows), ""]
-            md += [f"![{n}](figures/compare-{name}/{n})" for n in names] + [""]
-            page += [f"<h2>Comparison: {html.escape(name)}</h2>", _html_table(["figure", *designs], rows)]
-            page += [_img(sub / n) for n in names]
-        summary_header = ["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month", "SLOs"]
-        md[4:4] = ["## Overview", "", *_md_table(summary_header, overview), ""]
-        page[2:2] = ["<h2>Overview</h2>", _html_table(summary_header, overview)]
+            _comparison_section(body, name, cmp)
+        doc = Document(tmp)
+        doc.heading(f"apisim report, {day}", level=1)
+        doc.para(
+            f"apisim {__version__} · generated {stamp.isoformat(timespec='seconds')} · prices of "
+            f"{results[0].summary['prices_retrieved'] if results else '-'} (us-east-1)"
+        )
         if failures:
-            md[4:4] = ["**SLOs failed:** " + "; ".join(failures), ""]
-            page[2:2] = [f'<p class="fail">SLOs failed: {html.escape("; ".join(failures))}</p>']
-        (tmp / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-        head = f"<meta charset='utf-8'><title>apisim report {day}</title><style>{_CSS}</style>"
-        doc = f"<!doctype html><html><head>{head}</head><body>"
-        (tmp / "index.html").write_text(doc + "\n".join(page) + "</body></html>\n", encoding="utf-8")
+            doc.para("SLOs failed: " + "; ".join(failures), alert=True)
+        if overview:
+            doc.heading("Overview")
+            doc.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month", "SLOs"], overview)
+        doc.md += body.md
+        doc.html += body.html
+        doc.write(f"apisim report {day}")
 
     folder = atomic_dir(out_root / day, fill)
     _point_latest(out_root, day)
     return ReportOutcome(folder, failures)
+
+
+def write_run_report(result: Result, out: Path) -> Path:
+    """One run's folder: summary.json, timeseries.csv, cost.csv (requests.parquet with records),
+    figures, report.md and index.html, written atomically."""
+
+    def fill(tmp: Path) -> None:
+        doc = Document(tmp)
+        source = f"apisim {__version__} · prices of {result.summary['prices_retrieved']}"
+        _scenario_section(doc, result.scenario, result, [], source=source, data=tmp, figures=tmp)
+        if result.has_records:
+            result.requests.to_parquet(tmp / "requests.parquet", index=False)
+        doc.write(f"apisim: {result.scenario.name}")
+
+    return atomic_dir(out, fill)
 
 
 def _point_latest(out_root: Path, day: str) -> None:

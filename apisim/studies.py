@@ -160,7 +160,7 @@ def _as_scenario(s: Scenario | str | Path) -> Scenario:
 
 def _rows(
     points: Sequence[tuple[dict[str, Any], Scenario]],
-    replications: int,
+    replications: int | range,
     seed: int | None,
     workers: int | None,
     dask: str | None,
@@ -168,9 +168,10 @@ def _rows(
 ) -> tuple[list[dict[str, Any]], list[Result]]:
     jobs = []
     labels = []
+    indices = range(replications) if isinstance(replications, int) else replications
     for label, sc in points:
         base = sc.simulation.seed if seed is None else seed
-        for r in range(replications):
+        for r in indices:
             jobs.append((sc, replication_seed(base, r)))
             labels.append({**label, "replication": r, "seed": jobs[-1][1]})
     results = run_many(jobs, workers=workers, dask=dask, progress=progress)
@@ -265,22 +266,72 @@ def plan(
     *,
     seed: int | None = None,
     replications: int = 1,
+    search: str = "grid",
     workers: int | None = None,
     dask: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Every point of the grid, cheapest first, with whether it meets every SLO and why not.
 
-    The first row with ``feasible`` True is the plan. SLOs are judged on the mean over
+    The first row with ``feasible`` True is the plan. SLOs are judged on the mean over a point's
     replications; ``failed`` lists the objectives a point misses, with its value.
+
+    ``search="halving"`` (for large grids with several replications) is successive halving:
+    every point first gets one replication; each round keeps the better half (feasible and
+    cheap first, then the nearest misses) and doubles its replications, until the survivors have
+    ``replications``. Points screened out early keep their fewer replications (column
+    ``replications``), so the table still says why each was dropped.
     """
+    import pandas as pd
+
+    if search not in ("grid", "halving"):
+        raise ValueError(f"search must be 'grid' or 'halving', got {search!r}")
     objectives = [s if isinstance(s, Slo) else Slo.parse(s) for s in slos]
-    rows = sweep(scenario, vary, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress)
-    table = summarize_replications(rows, by=list(vary))
-    failed = []
+    base = _as_scenario(scenario)
+    paths = list(vary)
+    points = []
+    for values in itertools.product(*(vary[p] for p in paths)):
+        change = dict(zip(paths, values, strict=True))
+        points.append((change, with_changes(base, change)))
+    if search == "grid" or replications == 1:
+        rows, _ = _rows(points, replications, seed, workers, dask, progress)
+        return _judge(pd.DataFrame(rows), paths, objectives)
+    alive = list(range(len(points)))
+    done = 0
+    frames = []
+    while True:
+        target = replications if len(alive) == 1 else min(replications, max(1, 2 * done))
+        rows, _ = _rows([points[i] for i in alive], range(done, target), seed, workers, dask, progress)
+        frames.append(pd.DataFrame(rows))
+        done = target
+        table = _judge(pd.concat(frames, ignore_index=True), paths, objectives)
+        if done >= replications:
+            # Only points that got every replication can be the plan.
+            screened = table["replications"] < replications
+            table["screened_out"] = screened
+            note = "screened out after " + table["replications"].astype(str) + " replication(s)"
+            table.loc[screened, "failed"] = [
+                f"{n}; {f}" if f else n for n, f in zip(note[screened], table.loc[screened, "failed"], strict=True)
+            ]
+            table.loc[screened, "feasible"] = False
+            return table
+        ranked = table[table["replications"] == done].sort_values(
+            ["feasible", "cost_usd", "miss"], ascending=[False, True, True], kind="stable"
+        )
+        keep = ranked.head(max(1, len(ranked) // 2))
+        keys = {tuple(r) for r in keep[paths].itertuples(index=False)}
+        alive = [i for i in alive if tuple(points[i][0][p] for p in paths) in keys]
+
+
+def _judge(rows: pd.DataFrame, paths: list[str], objectives: Sequence[Slo]) -> pd.DataFrame:
+    """Mean per point, whether it meets every objective (``miss``: the largest relative miss), cheapest first."""
+    table = summarize_replications(rows, by=paths)
+    failed, miss = [], []
     for _, row in table.iterrows():
-        misses = [f"{o.text} (was {row[o.metric]:.4g})" for o in objectives if not o.met(float(row[o.metric]))]
-        failed.append("; ".join(misses))
+        values = {o: float(row[o.metric]) for o in objectives}
+        failed.append("; ".join(f"{o.text} (was {v:.4g})" for o, v in values.items() if not o.met(v)))
+        miss.append(max([v / o.limit - 1 for o, v in values.items() if not o.met(v) and o.limit > 0], default=0.0))
     table["failed"] = failed
     table["feasible"] = table["failed"] == ""
+    table["miss"] = miss
     return table.sort_values(["cost_usd", "p99_ms"], kind="stable").reset_index(drop=True)

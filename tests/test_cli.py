@@ -44,7 +44,15 @@ def test_run_out_writes_every_file(tmp_path: Path) -> None:
     r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(out)])
     assert r.exit_code == 0, r.output
     names = {p.name for p in out.iterdir()}
-    assert {"summary.json", "requests.parquet", "timeseries.csv", "cost.csv", "report.md", "latency.png"} <= names
+    assert {
+        "summary.json",
+        "requests.parquet",
+        "timeseries.csv",
+        "cost.csv",
+        "report.md",
+        "index.html",
+        "latency.png",
+    } <= names
     requests = pd.read_parquet(out / "requests.parquet")
     assert len(requests) == 7500
     assert json.loads((out / "summary.json").read_text())["requests"]["by_outcome"]["throttled"] == 501
@@ -66,7 +74,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> No
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(apisim.report, "_markdown", boom)
+    monkeypatch.setattr(apisim.report.Document, "write", boom)
     from apisim import simulate
 
     res = simulate(ROOT / "scenarios" / "07-burst.yaml")

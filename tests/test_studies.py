@@ -147,3 +147,20 @@ def test_slo_parsing(text: str, metric: str, limit: float) -> None:
 def test_bad_slo_says_what_is_allowed() -> None:
     with pytest.raises(ValueError, match="p50, p90, p95, p99"):
         Slo.parse("latency<3")
+
+
+def test_successive_halving_finds_the_grid_winner_with_fewer_runs() -> None:
+    sc = validate_scenario(
+        {**memory_design(), "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 10}}]}
+    )
+    vary = {"functions.f.memory_mb": [256, 512, 768, 1024, 1536, 2048, 3008, 4096]}
+    calls = []
+    grid = studies.plan(sc, vary, ["p99<150ms"], replications=4, workers=1)
+    rounds = lambda done, total: calls.append(total) if done == total else None  # noqa: E731
+    halving = studies.plan(sc, vary, ["p99<150ms"], replications=4, search="halving", workers=1, progress=rounds)
+    pick = lambda t: t[t["feasible"]].iloc[0]["functions.f.memory_mb"]  # noqa: E731
+    assert pick(halving) == pick(grid) == 1024
+    assert sum(calls) < len(grid) * 4  # fewer simulations than the full grid's 32
+    winner = halving[halving["feasible"]].iloc[0]
+    assert winner["replications"] == 4
+    assert winner["cost_usd"] == pytest.approx(grid[grid["feasible"]].iloc[0]["cost_usd"])  # same seeds, same numbers
