@@ -7,6 +7,7 @@ Errors are one paragraph per problem, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,7 +133,8 @@ def _jobs_progress(total: int, quiet: bool) -> tuple[Progress | None, Any]:
         TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True,
     )  # fmt: skip
     task = bar.add_task("runs", total=total)
-    return bar, lambda done, _total: bar.update(task, completed=done)
+    # The total comes from each call: a halving plan runs in rounds of different sizes.
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @contextmanager
@@ -273,9 +275,7 @@ def sweep(
     with _user_errors():
         vary = _vary(set_, "--set")
         base = _with_overrides(load(scenario), duration, warmup)
-        total = replications
-        for values in vary.values():
-            total *= len(values)
+        total = replications * math.prod(len(values) for values in vary.values())
         with _progress(total, json_out) as progress:
             rows = studies.sweep(
                 base, vary, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
@@ -327,9 +327,7 @@ def plan(
         except ValueError as exc:
             raise UserError(f"--slo: {exc}") from None
         base = _with_overrides(load(scenario), duration, warmup)
-        total = replications
-        for values in grid.values():
-            total *= len(values)
+        total = replications * math.prod(len(values) for values in grid.values())
         if search not in ("grid", "halving"):
             raise UserError(f"--search must be grid or halving, got {search!r}")
         with _progress(total, json_out) as progress:

@@ -244,14 +244,18 @@ def sweep(
     """
     import pandas as pd
 
-    base = _as_scenario(scenario)
+    rows, _ = _rows(grid_points(_as_scenario(scenario), vary), replications, seed, workers, dask, progress)
+    return pd.DataFrame(rows)
+
+
+def grid_points(base: Scenario, vary: Mapping[str, Sequence[Any]]) -> list[tuple[dict[str, Any], Scenario]]:
+    """Every combination of ``vary``'s values, as (the change, the validated scenario) pairs."""
     paths = list(vary)
     points = []
     for values in itertools.product(*(vary[p] for p in paths)):
         change = dict(zip(paths, values, strict=True))
         points.append((change, with_changes(base, change)))
-    rows, _ = _rows(points, replications, seed, workers, dask, progress)
-    return pd.DataFrame(rows)
+    return points
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,12 +291,8 @@ def plan(
     if search not in ("grid", "halving"):
         raise ValueError(f"search must be 'grid' or 'halving', got {search!r}")
     objectives = [s if isinstance(s, Slo) else Slo.parse(s) for s in slos]
-    base = _as_scenario(scenario)
     paths = list(vary)
-    points = []
-    for values in itertools.product(*(vary[p] for p in paths)):
-        change = dict(zip(paths, values, strict=True))
-        points.append((change, with_changes(base, change)))
+    points = grid_points(_as_scenario(scenario), vary)
     if search == "grid" or replications == 1:
         rows, _ = _rows(points, replications, seed, workers, dask, progress)
         return _judge(pd.DataFrame(rows), paths, objectives)
