@@ -184,7 +184,7 @@ def _replicated(
         record = summary.iloc[0].to_dict()
         metrics = {m: {"mean": record[m], "ci95": record[f"{m}_ci95"]} for m in studies.HEADLINE if m in record}
         doc = {"scenario": sc.name, "replications": n, "summary": metrics, "rows": rows.to_dict(orient="records")}
-        sys.stdout.write(json.dumps(doc, indent=2, default=_nan_to_none, allow_nan=True).replace("NaN", "null") + "\n")
+        sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         return
     record = summary.iloc[0]
     table = Table(title=f"{sc.name}: {n} replications (mean ± 95% CI)", title_justify="left")
@@ -200,8 +200,17 @@ def _replicated(
     )
 
 
-def _nan_to_none(value: Any) -> Any:
-    return None
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values: NaN (nothing measured) becomes null, numpy scalars Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 @app.command()
@@ -350,7 +359,7 @@ def plan(
                 "winner": feasible.iloc[0].to_dict() if len(feasible) else None,
                 "points": table.to_dict(orient="records"),
             }
-            sys.stdout.write(json.dumps(doc, indent=2, default=str).replace("NaN", "null") + "\n")
+            sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         else:
             console = Console()
             cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "feasible", "failed"]

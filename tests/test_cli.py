@@ -115,3 +115,30 @@ def test_piped_run_shows_no_progress_bar() -> None:
     )  # fmt: skip
     assert proc.stderr == ""
     assert "Monthly cost" in proc.stdout
+
+
+def test_replications_json_gives_means_and_intervals() -> None:
+    # Constant arrivals into a token bucket: every replication throttles exactly 501 of 7,500.
+    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--replications", "3", "--json", "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["summary"]["rate_429"] == {"mean": 501 / 7500, "ci95": 0.0}
+    assert len(doc["rows"]) == 3 and doc["summary"]["cache_hit_ratio"]["mean"] is None
+
+
+def test_plan_json_names_the_winner_and_exit_code_1_when_nothing_fits() -> None:
+    args = [
+        "plan",
+        "scenarios/09-spiky.yaml",
+        "--vary",
+        "functions.api.provisioned_concurrency=0,50",
+        "--duration",
+        "10m",
+        "--json",
+    ]
+    r = runner.invoke(app, [*args, "--slo", "p99<800ms"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["winner"]["functions.api.provisioned_concurrency"] == 50
+    r = runner.invoke(app, [*args, "--slo", "p99<1ms"])
+    assert r.exit_code == 1 and json.loads(r.stdout)["winner"] is None
+    assert runner.invoke(app, [*args, "--slo", "speed>3"]).exit_code == 2
