@@ -10,6 +10,7 @@ from apisim.engine.simulation import RunTooLarge
 from apisim.experiment import Result, replicate, replication_seed, run_many, simulate
 from apisim.loading import ScenarioError, load, validate_scenario
 from apisim.scenario import Scenario
+from apisim.studies import compare, plan, replications, sweep
 
 __version__ = "0.1.0"
 
@@ -19,10 +20,24 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "compare",
     "load",
+    "plan",
+    "plots",
     "replicate",
     "replication_seed",
+    "replications",
     "run_many",
     "simulate",
+    "sweep",
     "validate_scenario",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # apisim.plots imports matplotlib: only when asked for, so a plain `import apisim` stays light.
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module("apisim.plots")
+    raise AttributeError(f"module 'apisim' has no attribute {name!r}")

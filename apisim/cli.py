@@ -233,7 +233,7 @@ def compare(
         designs = [_with_overrides(load(p), duration, warmup) for p in scenarios]
         with _progress(len(designs) * replications, json_out) as progress:
             try:
-                result = studies.compare(
+                result = studies.compare_runs(
                     designs, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
                 )
             except ValueError as exc:

@@ -236,7 +236,7 @@ def write_report(
     scenarios = [(p, prepared(p)) for p in found.scenarios]
     groups = {name: [prepared(p) for p in files] for name, files in found.groups.items()}  # validate all first
     results = run_many([(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios], workers=workers)
-    comparisons = {name: studies.compare(designs, seed=seed, workers=workers) for name, designs in groups.items()}
+    comparisons = {name: studies.compare_runs(designs, seed=seed, workers=workers) for name, designs in groups.items()}
     stamp = dt.datetime.now(dt.UTC)
     day = (today or stamp.date()).isoformat()
     failures: list[str] = []

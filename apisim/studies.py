@@ -204,7 +204,7 @@ class Comparison:
     results: dict[str, Result]
 
 
-def compare(
+def compare_runs(
     scenarios: Sequence[Scenario | str | Path],
     *,
     seed: int | None = None,
@@ -226,6 +226,25 @@ def compare(
     table = summarize_replications(frame, by=["design"])
     firsts = {row["design"]: res for row, res in zip(rows, results, strict=True) if row["replication"] == 0}
     return Comparison(table=table, rows=frame, results=firsts)
+
+
+def compare(
+    scenarios: Sequence[Scenario | str | Path],
+    *,
+    seed: int | None = None,
+    replications: int = 1,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """One row per design (mean, and ±95% CI with replications, of every headline figure).
+
+    Designs run with the same seed, so they see the same arrivals. :func:`compare_runs` also
+    returns the per-replication rows and each design's run, for figures.
+    """
+    return compare_runs(
+        scenarios, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
+    ).table
 
 
 def sweep(

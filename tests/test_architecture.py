@@ -64,8 +64,9 @@ def test_only_the_run_loop_reads_the_schema() -> None:
 
 def test_public_api_is_what_the_readme_documents() -> None:
     documented = {"Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "replicate"}
-    documented |= {"replication_seed", "run_many", "simulate", "validate_scenario"}
+    documented |= {"replication_seed", "run_many", "simulate", "validate_scenario", "compare", "sweep", "plan"}
+    documented |= {"replications", "plots"}
     assert set(apisim.__all__) == documented
     readme = (PKG.parent / "README.md").read_text()
-    for name in documented - {"__version__", "Scenario", "Result"}:
+    for name in documented - {"__version__", "Scenario", "Result", "replications"}:
         assert name in readme, f"apisim.{name} is not in the README"

@@ -56,7 +56,7 @@ def test_compare_uses_common_random_numbers_and_differs_only_by_design() -> None
     http = load("scenarios/06-http-api.yaml")
     short = {"duration": 120.0, "warmup": 10.0}
     rest, http = (s.model_copy(update={"simulation": s.simulation.model_copy(update=short)}) for s in (rest, http))
-    result = studies.compare([rest, http], workers=1)
+    result = studies.compare_runs([rest, http], workers=1)
     t = result.table.set_index("design")
     # Same arrivals, same function draws: identical Lambda bills, and the same number of API
     # requests priced through each API type's own tiers.
@@ -164,3 +164,13 @@ def test_successive_halving_finds_the_grid_winner_with_fewer_runs() -> None:
     winner = halving[halving["feasible"]].iloc[0]
     assert winner["replications"] == 4
     assert winner["cost_usd"] == pytest.approx(grid[grid["feasible"]].iloc[0]["cost_usd"])  # same seeds, same numbers
+
+
+def test_top_level_api_returns_dataframes() -> None:
+    import apisim
+
+    sc = validate_scenario(memory_design())
+    assert isinstance(apisim.compare([sc, studies.with_changes(sc, {"name": "other"})], workers=1), pd.DataFrame)
+    assert isinstance(apisim.sweep(sc, {"functions.f.memory_mb": [512, 1024]}, workers=1), pd.DataFrame)
+    assert isinstance(apisim.plan(sc, {"functions.f.memory_mb": [512, 1024]}, ["p99<150ms"], workers=1), pd.DataFrame)
+    assert callable(apisim.plots.latency_cdf)
