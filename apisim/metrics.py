@@ -55,7 +55,6 @@ class Usage:
     provisioned_duration_gb_seconds: dict[str, float]  # duration of invocations served by provisioned instances
     transfer_gb: float
     free_tier: bool
-    scale: float
 
 
 def summarize(run: RunLog) -> dict[str, Any]:
@@ -65,8 +64,9 @@ def summarize(run: RunLog) -> dict[str, Any]:
     per_outcome = tally.outcome_counts()
     offered = int(per_outcome.sum())
     by_outcome = {o.key: int(per_outcome[o]) for o in Outcome}
-    status_counts = {str(code): n for code, n in tally.status_counts().items()}
-    errors = sum(n for code, n in tally.status_counts().items() if code >= 500)
+    per_status = tally.status_counts()
+    status_counts = {str(code): n for code, n in per_status.items()}
+    errors = sum(n for code, n in per_status.items() if code >= 500)
     measured = sc.simulation.duration - sc.simulation.warmup
     c = run.counters
     functions = {}
@@ -101,7 +101,7 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "by_outcome": by_outcome,
         },
         "status_counts": status_counts,
-        "rate_429": _ratio(tally.status_counts().get(429, 0), offered),
+        "rate_429": _ratio(per_status.get(429, 0), offered),
         "error_rate": _ratio(errors, offered),
         "latency_ms": latency_stats(tally.latency_all),
         "latency_ok_ms": latency_stats(tally.latency_ok),
@@ -163,7 +163,6 @@ def usage(run: RunLog) -> Usage:
         provisioned_duration_gb_seconds=pc_gb_s,
         transfer_gb=transfer_gb * scale,
         free_tier=sc.pricing.free_tier,
-        scale=scale,
     )
 
 

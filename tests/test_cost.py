@@ -24,7 +24,6 @@ def usage(**kw) -> Usage:
         provisioned_duration_gb_seconds={"x86_64": 0.0, "arm64": 0.0},
         transfer_gb=0.0,
         free_tier=False,
-        scale=1.0,
     )
     base.update(kw)
     return Usage(**base)

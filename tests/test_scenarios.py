@@ -65,11 +65,21 @@ def test_cli_reports_broken_files_with_exit_code_2_and_no_traceback() -> None:
         assert where in proc.stderr, f"{where} not reported"
 
 
-def test_yaml_loading_is_safe_and_aliases_are_bounded() -> None:
-    # The python tag must never have run: the loader refuses it before constructing anything.
-    assert MAX_EXPANDED_NODES <= 1_000_000
+def test_object_tags_never_run(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(f'name: !!python/object/apply:pathlib.Path.touch ["{marker}"]\napi: {{routes: []}}\n')
+    with pytest.raises(ScenarioError, match="not allowed"):
+        load(evil)
+    assert not marker.exists()
+
+
+def test_alias_bombs_are_refused_before_expansion() -> None:
     text = (BAD / "alias_bomb.yaml").read_text()
-    assert len(yaml.compose(text, Loader=yaml.SafeLoader).value) == 10  # small on disk, huge expanded
+    assert len(text) < 1000  # small on disk, a billion nodes expanded
+    with pytest.raises(ScenarioError, match="limit 100,000"):
+        load(BAD / "alias_bomb.yaml")
+    assert MAX_EXPANDED_NODES == 100_000
 
 
 def test_retry_on_is_a_key_not_a_boolean() -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from apisim.distributions import Draw
+from apisim.engine.throttle import UsagePlan
 
 EPS = 1e-9
 
@@ -150,17 +151,16 @@ class Trace(ArrivalProcess):
         return self.recorded[lo:hi]
 
 
-def zipf_cdf(count: int, exponent: float) -> np.ndarray:
-    """Cumulative popularity of ``count`` keys with p(k) ∝ k^-exponent (k = 1..count)."""
-    weights = np.arange(1, count + 1, dtype=float) ** -exponent
-    cdf = np.cumsum(weights)
-    return cdf / cdf[-1]
-
-
 def zipf_probabilities(count: int, exponent: float) -> np.ndarray:
-    """p(k) for k = 1..count under the same law as :func:`zipf_cdf`."""
+    """Popularity of ``count`` keys: p(k) ∝ k^-exponent for k = 1..count."""
     weights = np.arange(1, count + 1, dtype=float) ** -exponent
     return weights / weights.sum()
+
+
+def zipf_cdf(count: int, exponent: float) -> np.ndarray:
+    """Cumulative :func:`zipf_probabilities`, ending exactly at 1 (for sampling by search)."""
+    cdf = np.cumsum(zipf_probabilities(count, exponent))
+    return cdf / cdf[-1]
 
 
 class RetryPolicy:
@@ -215,7 +215,7 @@ class Population:
     response_bytes: int
     request_bytes: int
     retry: RetryPolicy | None
-    plan: object | None  # engine.throttle.UsagePlan
+    plan: UsagePlan | None
     streams: dict[str, np.random.Generator]
 
     def attributes(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from apisim.engine.clients import Population
 from apisim.engine.functions import FunctionPool
 from apisim.engine.records import AttemptLog
 from apisim.engine.tally import Tally
-from apisim.engine.throttle import TokenBucket, UsagePlan
+from apisim.engine.throttle import TokenBucket
 from apisim.outcomes import Outcome
 
 OK = int(Outcome.OK)
@@ -228,7 +228,7 @@ class Gateway:
     def _admit(self, now: float, req: Request, t0: float, overhead: float, auth_s: float, auth_hit: int) -> None:
         """Throttles, quota, validation, cache and integration, all at instant ``now``."""
         route = self.routes[req.route]
-        plan: UsagePlan | None = req.client.plan  # type: ignore[assignment]
+        plan = req.client.plan
         if plan is not None:
             bucket = plan.bucket(req.api_key)
             if bucket is not None and not bucket.try_take(now):

@@ -31,22 +31,24 @@ class LevelLog:
         self._area_at_edges = np.zeros(len(self.edges))
         self._level_at_start = 0
 
-    @staticmethod
-    def _g(times: list[float], x: np.ndarray) -> np.ndarray:
+    def _g(self, times: list[float]) -> tuple[np.ndarray, int]:
+        """G(times, x) at every edge, and how many of the times are at or before the window start."""
         s = np.sort(np.asarray(times, dtype=float))
         prefix = np.concatenate([[0.0], np.cumsum(s)])
-        k = np.searchsorted(s, x, side="left")
-        return k * x - prefix[k]
+        k = np.searchsorted(s, self.edges, side="left")
+        return k * self.edges - prefix[k], int(np.searchsorted(s, self.start, side="right"))
 
     def fold(self) -> None:
         """Fold the pending ups and downs into the running areas."""
         if self.ups:
-            self._area_at_edges += self._g(self.ups, self.edges)
-            self._level_at_start += sum(1 for t in self.ups if t <= self.start)
+            area, before = self._g(self.ups)
+            self._area_at_edges += area
+            self._level_at_start += before
             self.ups.clear()
         if self.downs:
-            self._area_at_edges -= self._g(self.downs, self.edges)
-            self._level_at_start -= sum(1 for t in self.downs if t <= self.start)
+            area, before = self._g(self.downs)
+            self._area_at_edges -= area
+            self._level_at_start -= before
             self.downs.clear()
 
     def level_at_start(self) -> int:
