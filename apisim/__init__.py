@@ -6,9 +6,9 @@
 >>> res.summary["latency_ms"]["p99"]                   # doctest: +SKIP
 """
 
-from apisim.engine.simulation import RunTooLarge
 from apisim.experiment import Result, replicate, replication_seed, run_many, simulate
-from apisim.loading import ScenarioError, load, validate_scenario
+from apisim.loading import load, validate_scenario
+from apisim.problems import RunTooLarge, ScenarioError
 from apisim.scenario import Scenario
 from apisim.studies import compare, plan, replications, sweep
 

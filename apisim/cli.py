@@ -20,13 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from apisim import __version__
+from apisim import __version__, budget
 from apisim.durations import to_seconds
-from apisim.engine.simulation import RunTooLarge
-from apisim.experiment import Result, simulate
-from apisim.loading import ScenarioError, load
-from apisim.output import to_json
-from apisim.scenario import Scenario
+from apisim.experiment import DaskUnavailable, Result, simulate
+from apisim.loading import is_comparisons, load, read_comparisons, read_document, validate_scenario
+from apisim.output import OutputRefused, preflight, to_json
+from apisim.problems import ScenarioError
+from apisim.scenario import MAX_SIM_SECONDS, Scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -44,9 +44,19 @@ class UserError(Exception):
 def _user_errors() -> Iterator[None]:
     try:
         yield
-    except (ScenarioError, RunTooLarge, UserError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    except (ScenarioError, UserError, OutputRefused, DaskUnavailable) as exc:
+        _error(str(exc))
         raise typer.Exit(2) from None
+
+
+def _error(text: str) -> None:
+    err.print("[bold red]error:[/] ", end="", highlight=False)
+    err.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _warning(text: str) -> None:
+    err.print("[bold yellow]warning:[/] ", end="", highlight=False)
+    err.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def _with_overrides(sc: Scenario, duration: str | None, warmup: str | None) -> Scenario:
@@ -58,11 +68,39 @@ def _with_overrides(sc: Scenario, duration: str | None, warmup: str | None) -> S
         new_warmup = to_seconds(warmup) if warmup is not None else sim.warmup
     except ValueError as exc:
         raise UserError(f"--duration/--warmup: {exc}") from None
-    if new_duration <= 0 or new_warmup >= new_duration:
+    if not 0 < new_duration <= MAX_SIM_SECONDS:
+        raise UserError(f"--duration: a run simulates more than 0 s and at most 366 days, got {new_duration:g}s")
+    if new_warmup >= new_duration:
         raise UserError(
             f"warmup ({new_warmup:g}s) must be shorter than duration ({new_duration:g}s); pass --warmup as well"
         )
     return sc.model_copy(update={"simulation": sim.model_copy(update={"duration": new_duration, "warmup": new_warmup})})
+
+
+def _prepare(
+    path: Path, duration: str | None, warmup: str | None, *, force: bool, records: bool | None = False
+) -> Scenario:
+    """Every check ``run`` makes before simulating, in one place (``validate`` makes the same ones).
+
+    Reads and validates the file (and its traces), applies ``--duration``/``--warmup``, and checks
+    the run against the time and memory limits (``records``: whether rows would be kept).
+    """
+    sc = _with_overrides(load(path, force=force), duration, warmup)
+    budget.check(sc, force=force, records=records)
+    return sc
+
+
+def _out_ok(out: Path | None, overwrite: bool) -> None:
+    """Refuse a bad --out before any simulating (a file in the way, a folder apisim did not write)."""
+    if out is not None:
+        preflight(out, overwrite=overwrite)
+
+
+SEED = typer.Option(min=0, max=2**64 - 1, help="override simulation.seed (0 to 2**64 - 1)")
+FORCE = typer.Option(help="go ahead even above the run's time and memory limits (and read larger files)")
+OVERWRITE = typer.Option(
+    help="write into an existing folder apisim did not create (only apisim's own files are ever replaced)"
+)
 
 
 def _run_with_progress(sc: Scenario, seed: int | None, force: bool, records: bool | None, quiet: bool) -> Result:
@@ -91,10 +129,11 @@ def run(
             help="write summary.json, timeseries.csv, cost.csv, report.md, figures (requests.parquet with records)"
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="override simulation.seed")] = None,
+    seed: Annotated[int | None, SEED] = None,
     duration: Annotated[str | None, typer.Option(help="override simulation.duration, e.g. 10m")] = None,
     warmup: Annotated[str | None, typer.Option(help="override simulation.warmup, e.g. 30s")] = None,
-    force: Annotated[bool, typer.Option(help="run even if the run is estimated to be very large")] = False,
+    force: Annotated[bool, FORCE] = False,
+    overwrite: Annotated[bool, OVERWRITE] = False,
     records: Annotated[
         bool | None,
         typer.Option("--records/--no-records", help="keep one row per attempt (default: for runs up to 1M attempts)"),
@@ -107,13 +146,14 @@ def run(
 ) -> None:
     """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost."""
     with _user_errors():
-        sc = _with_overrides(load(scenario), duration, warmup)
+        sc = _prepare(scenario, duration, warmup, force=force, records=records if replications == 1 else False)
+        _out_ok(out, overwrite)
         if replications > 1:
-            _replicated(sc, replications, seed, workers, dask, out, json_out)
+            _replicated(sc, replications, seed, workers, dask, out, json_out, force, overwrite)
             return
         result = _run_with_progress(sc, seed, force, records, quiet=json_out)
         if out is not None:
-            result.write(out)
+            result.write(out, overwrite=overwrite)
         if json_out:
             sys.stdout.write(to_json(result.summary) + "\n")
             return
@@ -170,16 +210,24 @@ def _cell(value: Any) -> str:
 
 
 def _replicated(
-    sc: Scenario, n: int, seed: int | None, workers: int | None, dask: str | None, out: Path | None, json_out: bool
+    sc: Scenario,
+    n: int,
+    seed: int | None,
+    workers: int | None,
+    dask: str | None,
+    out: Path | None,
+    json_out: bool,
+    force: bool,
+    overwrite: bool,
 ) -> None:
     from apisim import studies
     from apisim.publish import write_frames
 
     with _progress(n, json_out) as progress:
-        rows = studies.replications(sc, n, seed=seed, workers=workers, dask=dask, progress=progress)
+        rows = studies.replications(sc, n, seed=seed, workers=workers, dask=dask, force=force, progress=progress)
     summary = studies.summarize_replications(rows)
     if out is not None:
-        write_frames(out, {"replications.csv": rows, "summary.csv": summary})
+        write_frames(out, {"replications.csv": rows, "summary.csv": summary}, overwrite=overwrite)
     if json_out:
         record = summary.iloc[0].to_dict()
         metrics = {m: {"mean": record[m], "ci95": record[f"{m}_ci95"]} for m in studies.HEADLINE if m in record}
@@ -216,7 +264,9 @@ def _json_safe(value: Any) -> Any:
 @app.command()
 def compare(
     scenarios: Annotated[list[Path], typer.Argument(help="scenario files, one per design")],
-    seed: Annotated[int | None, typer.Option(help="common seed (default: the first file's)")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=2**64 - 1, help="common seed (default: the first file's)")
+    ] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
     duration: Annotated[str | None, typer.Option(help="override every design's simulation.duration")] = None,
     warmup: Annotated[str | None, typer.Option(help="override every design's simulation.warmup")] = None,
@@ -224,22 +274,23 @@ def compare(
     json_out: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
     workers: Annotated[int | None, typer.Option(min=1)] = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    force: Annotated[bool, FORCE] = False,
+    overwrite: Annotated[bool, OVERWRITE] = False,
 ) -> None:
     """Run designs on the same traffic (same seed) and show them side by side."""
     from apisim import studies
     from apisim.publish import write_comparison
 
     with _user_errors():
-        designs = [_with_overrides(load(p), duration, warmup) for p in scenarios]
+        designs = [_prepare(p, duration, warmup, force=force) for p in scenarios]
+        _out_ok(out, overwrite)
         with _progress(len(designs) * replications, json_out) as progress:
-            try:
-                result = studies.compare_runs(
-                    designs, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
-                )
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
+            result = studies.compare_runs(
+                designs, seed=seed, replications=replications, workers=workers, dask=dask, force=force,
+                progress=progress,
+            )  # fmt: skip
         if out is not None:
-            write_comparison(result, out)
+            write_comparison(result, out, overwrite=overwrite)
         if json_out:
             sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
             return
@@ -268,7 +319,7 @@ def sweep(
     set_: Annotated[
         list[str], typer.Option("--set", help="PATH=V1,V2,... (repeat; the cartesian product is run)")
     ] = [],  # noqa: B006
-    seed: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, SEED] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
     duration: Annotated[str | None, typer.Option()] = None,
     warmup: Annotated[str | None, typer.Option()] = None,
@@ -276,6 +327,8 @@ def sweep(
     json_out: Annotated[bool, typer.Option("--json")] = False,
     workers: Annotated[int | None, typer.Option(min=1)] = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    force: Annotated[bool, FORCE] = False,
+    overwrite: Annotated[bool, OVERWRITE] = False,
 ) -> None:
     """Run every combination of the given values; one row per point and replication."""
     from apisim import studies
@@ -283,15 +336,17 @@ def sweep(
 
     with _user_errors():
         vary = _vary(set_, "--set")
-        base = _with_overrides(load(scenario), duration, warmup)
+        base = _prepare(scenario, duration, warmup, force=force)
+        _out_ok(out, overwrite)
         total = replications * math.prod(len(values) for values in vary.values())
         with _progress(total, json_out) as progress:
             rows = studies.sweep(
-                base, vary, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
-            )
+                base, vary, seed=seed, replications=replications, workers=workers, dask=dask, force=force,
+                progress=progress,
+            )  # fmt: skip
         summary = studies.summarize_replications(rows, by=list(vary))
         if out is not None:
-            write_sweep(rows, summary, list(vary), out)
+            write_sweep(rows, summary, list(vary), out, overwrite=overwrite)
         if json_out:
             sys.stdout.write(rows.to_json(orient="records", indent=2) + "\n")
             return
@@ -311,7 +366,7 @@ def plan(
         list[str], typer.Option("--slo", help='objective, e.g. "p99<800ms", "rate_429<0.001" (repeat)')
     ] = [],  # noqa: B006
     vary: Annotated[list[str], typer.Option("--vary", help="PATH=V1,V2,... (repeat)")] = [],  # noqa: B006
-    seed: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, SEED] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
     search: Annotated[
         str, typer.Option(help="grid, or halving: successive halving on replications for large grids")
@@ -322,6 +377,8 @@ def plan(
     json_out: Annotated[bool, typer.Option("--json")] = False,
     workers: Annotated[int | None, typer.Option(min=1)] = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    force: Annotated[bool, FORCE] = False,
+    overwrite: Annotated[bool, OVERWRITE] = False,
 ) -> None:
     """Find the cheapest design in the grid that meets every SLO. Exit 1 if none does."""
     from apisim import studies
@@ -335,7 +392,8 @@ def plan(
             objectives = [studies.Slo.parse(s) for s in slo]
         except ValueError as exc:
             raise UserError(f"--slo: {exc}") from None
-        base = _with_overrides(load(scenario), duration, warmup)
+        base = _prepare(scenario, duration, warmup, force=force)
+        _out_ok(out, overwrite)
         total = replications * math.prod(len(values) for values in grid.values())
         if search not in ("grid", "halving"):
             raise UserError(f"--search must be grid or halving, got {search!r}")
@@ -349,10 +407,11 @@ def plan(
                 search=search,
                 workers=workers,
                 dask=dask,
+                force=force,
                 progress=progress,
             )
         if out is not None:
-            write_plan(table, list(grid), out)
+            write_plan(table, list(grid), out, overwrite=overwrite)
         feasible = table[table["feasible"]]
         if json_out:
             doc = {
@@ -388,14 +447,17 @@ def report(
     inputs: Annotated[
         list[Path], typer.Argument(help="scenario files and folders (a folder's comparisons.yaml adds groups)")
     ],
-    out: Annotated[Path, typer.Option(help="reports root: writes OUT/<date>/ and points OUT/latest at it")] = Path(
-        "reports"
-    ),
-    seed: Annotated[int | None, typer.Option(help="one seed for every run (default: each scenario's own)")] = None,
+    out: Annotated[
+        Path, typer.Option(help="reports root: writes a new OUT/<date>T<time>Z/ and points OUT/latest at it")
+    ] = Path("reports"),
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=2**64 - 1, help="one seed for every run (default: each scenario's own)")
+    ] = None,
     duration: Annotated[str | None, typer.Option(help="override every scenario's simulation.duration")] = None,
     warmup: Annotated[str | None, typer.Option(help="override every scenario's simulation.warmup")] = None,
     workers: Annotated[int | None, typer.Option(min=1)] = None,
     fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
     """Run scenarios and comparison groups into a dated HTML + Markdown report, written atomically.
 
@@ -409,7 +471,7 @@ def report(
             w = to_seconds(warmup) if warmup is not None else None
         except ValueError as exc:
             raise UserError(f"--duration/--warmup: {exc}") from None
-        outcome = write_report(inputs, out, seed=seed, duration=d, warmup=w, workers=workers)
+        outcome = write_report(inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force)
     console = Console()
     console.print(f"report written to [bold]{outcome.folder}[/] ({outcome.folder / 'index.html'})", highlight=False)
     for failure in outcome.slo_failures:
@@ -420,24 +482,39 @@ def report(
 
 @app.command()
 def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="scenario files")],
+    scenarios: Annotated[list[Path], typer.Argument(help="scenario files, comparison files or folders of them")],
+    duration: Annotated[str | None, typer.Option(help="check as run would with this --duration")] = None,
+    warmup: Annotated[str | None, typer.Option(help="check as run would with this --warmup")] = None,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
-    """Check scenario files against the schema; report every problem with file, line and field."""
-    from apisim.report import is_comparisons_file, read_comparisons
+    """Check scenario files as ``run`` would, without simulating: every problem, with file, line and field.
+
+    The checks are the ones ``run`` makes before it starts: the file (size, encoding, YAML), the
+    schema, references between sections, trace files, and the run's time and memory limits.
+    """
+    from apisim.report import duplicate_names
 
     failed = 0
-    for path in scenarios:
+    files = [f for p in scenarios for f in (sorted(x for x in p.glob("*.yaml") if x.is_file()) if p.is_dir() else [p])]
+    loaded: list[tuple[Path, Scenario]] = []
+    for path in files:
         try:
-            if path.exists() and is_comparisons_file(path):
-                groups = read_comparisons(path)
+            doc = read_document(path, force=force)
+            if is_comparisons(doc):
+                groups = read_comparisons(doc)
                 Console().print(f"[green]ok[/] {path} (comparison groups: {', '.join(groups)})", highlight=False)
                 continue
-            sc = load(path)
-        except ScenarioError as exc:
+            sc = validate_scenario(doc.data, origin=doc.origin, base_dir=str(doc.path.parent), force=force)
+            sc = _with_overrides(sc, duration, warmup)
+            budget.check(sc, force=force, records=None)
+        except (ScenarioError, UserError) as exc:
             failed += 1
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _error(str(exc))
         else:
+            loaded.append((path, sc))
             Console().print(f"[green]ok[/] {path} ({sc.name})", highlight=False)
+    for warning in duplicate_names(loaded):
+        _warning(warning)
     if failed:
         raise typer.Exit(2)
 
@@ -446,7 +523,6 @@ def validate(
 def schema() -> None:
     """Print the scenario JSON Schema (for editor completion via yaml-language-server)."""
     doc = Scenario.model_json_schema(mode="validation")
-    doc["properties"].pop("base_dir", None)
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     doc["title"] = "apisim scenario"
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")

@@ -9,6 +9,10 @@ _UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.
 _PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(us|ms|s|min|m|h|d)\s*$")
 
 DURATION_HINT = "a duration like 250ms, 30s, 5m, 1h or 1d, or a plain number"
+
+MAX_SECONDS = 1e9
+"""No duration in a scenario is longer than about 31 years; a larger number is a mistake, and would
+overflow the sums a run makes of them."""
 DURATION_REGEX = r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(us|ms|s|min|m|h|d)\s*$"
 
 
@@ -22,7 +26,10 @@ def to_seconds(value: object, *, bare_unit_s: float = 1.0) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {DURATION_HINT}, got {value!r}")
     if isinstance(value, (int, float)):
-        seconds = float(value) * bare_unit_s
+        try:
+            seconds = float(value) * bare_unit_s
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
     elif isinstance(value, str):
         match = _PATTERN.match(value)
         if match is None:
@@ -32,7 +39,9 @@ def to_seconds(value: object, *, bare_unit_s: float = 1.0) -> float:
         raise ValueError(f"expected {DURATION_HINT}, got {value!r}")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"a duration must be finite and not negative, got {value!r}")
-    return seconds
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"a duration must be at most {MAX_SECONDS:.0e} seconds (about 31 years), got {value!r}")
+    return seconds + 0.0  # -0.0 becomes 0.0: numpy refuses a negative zero as a scale
 
 
 def format_seconds(seconds: float) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from apisim import cost, metrics
+from apisim import budget, cost, metrics
 from apisim.engine.simulation import RunLog, run
 from apisim.loading import load
 from apisim.scenario import Scenario
@@ -67,11 +67,16 @@ class Result:
         """One row per time bucket."""
         return metrics.timeseries(self.log)
 
-    def write(self, out: str | Path) -> Path:
-        """Write the summary, tables, figures and report.md into the folder ``out``, atomically."""
+    def write(self, out: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the summary, tables, figures and report.md into the folder ``out``, atomically.
+
+        ``out`` must be new, empty or written by apisim before; ``overwrite`` lets apisim add its
+        files to another folder. Either way only apisim's own files are ever replaced or removed
+        (:func:`apisim.output.publish`); anything else raises :class:`apisim.output.OutputRefused`.
+        """
         from apisim.report import write_run_report
 
-        return write_run_report(self, Path(out))
+        return write_run_report(self, Path(out), overwrite=overwrite)
 
 
 def simulate(
@@ -85,13 +90,15 @@ def simulate(
     """Simulate a scenario (object or file path) once.
 
     ``seed`` defaults to the scenario's ``simulation.seed``; the same scenario and seed give
-    identical numbers in any process. ``force`` lets a run estimated too large go ahead.
+    identical numbers in any process. A run above any of :mod:`apisim.budget`'s limits raises
+    :class:`~apisim.problems.RunTooLarge` before any work starts; ``force`` lets it go ahead.
     ``records`` keeps one row per attempt (default: only for runs of up to a million
     attempts; otherwise only running totals, in flat memory). ``progress`` is called with the
     fraction of simulated time done.
     """
-    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
-    return Result(run(sc, seed, force=force, records=records, progress=progress))
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario, force=force)
+    estimate = budget.check(sc, force=force, records=records)
+    return Result(run(sc, seed, records=estimate.records, progress=progress))
 
 
 def replication_seed(seed: int, replication: int) -> int:
@@ -108,9 +115,10 @@ def replication_seed(seed: int, replication: int) -> int:
 Job = tuple[Scenario, int]
 
 
-def _run_job(job: Job, force: bool) -> Result:
+def _run_job(job: Job, reduce: Callable[[Result], Any] | None = None) -> Any:
     scenario, seed = job
-    return Result(run(scenario, seed, force=force, records=False))
+    result = Result(run(scenario, seed, records=False))
+    return result if reduce is None else reduce(result)
 
 
 def run_many(
@@ -120,41 +128,61 @@ def run_many(
     dask: str | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> list[Result]:
+    reduce: Callable[[Result], Any] | None = None,
+) -> list[Any]:
     """Simulate many (scenario, seed) jobs, in worker processes when ``workers`` > 1.
 
     Results come back in the order of ``jobs`` and are identical to running them one by one
     (each run depends only on its scenario and seed). Runs keep no per-attempt records.
     ``workers`` defaults to the machine's cores. ``dask``: the address of a Dask scheduler
     (``tcp://host:8786``) to run on, or ``"local"`` for a ``LocalCluster`` of ``workers``
-    processes. ``progress(done, total)`` is called as jobs end.
+    processes. ``progress(done, total)`` is called as jobs end. Every job is checked against
+    :mod:`apisim.budget`'s limits before the first one starts (``force`` lifts them).
+    ``reduce``: a module-level function applied to each result where it was computed; its
+    values come back instead of the results (a study that needs a few numbers per run then
+    never holds, or sends between processes, every run's tallies).
     """
+    if not force:
+        for scenario in {id(sc): sc for sc, _ in jobs}.values():
+            budget.check(scenario, records=False)
     if dask is not None:
-        return _run_on_dask(jobs, dask, workers, force, progress)
+        return _run_on_dask(jobs, dask, workers, progress, reduce)
     workers = min(len(jobs), workers or os.cpu_count() or 1)
-    results: list[Result | None] = [None] * len(jobs)
+    results: list[Any] = [None] * len(jobs)
     if workers <= 1:
         for i, job in enumerate(jobs):
-            results[i] = _run_job(job, force)
+            results[i] = _run_job(job, reduce)
             if progress is not None:
                 progress(i + 1, len(jobs))
-        return results  # type: ignore[return-value]
+        return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_job, job, force): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(_run_job, job, reduce): i for i, job in enumerate(jobs)}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
             if progress is not None:
                 progress(done, len(jobs))
-    return results  # type: ignore[return-value]
+    return results
+
+
+DASK_CONNECT_SECONDS = 10
+"""How long to wait for a Dask scheduler before saying it cannot be reached."""
+
+
+class DaskUnavailable(Exception):
+    """No Dask cluster to run on: not installed, or the scheduler cannot be reached; ``str()`` says which."""
 
 
 def _run_on_dask(
-    jobs: Sequence[Job], address: str, workers: int | None, force: bool, progress: Callable[[int, int], None] | None
-) -> list[Result]:
+    jobs: Sequence[Job],
+    address: str,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+    reduce: Callable[[Result], Any] | None,
+) -> list[Any]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise RuntimeError("--dask needs dask.distributed: pip install 'dask[distributed]'") from None
+        raise DaskUnavailable("--dask needs dask.distributed: pip install 'apisim[dask]'") from None
     cluster = None
     if address == "local":
         cluster = LocalCluster(
@@ -162,16 +190,21 @@ def _run_on_dask(
         )
         client = Client(cluster)
     else:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=DASK_CONNECT_SECONDS)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise DaskUnavailable(
+                f"cannot reach the Dask scheduler at {address!r} within {DASK_CONNECT_SECONDS} s: {exc}"
+            ) from None
     try:
-        futures = [client.submit(_run_job, job, force, pure=False) for job in jobs]
+        futures = [client.submit(_run_job, job, reduce, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
-        results: list[Result | None] = [None] * len(jobs)
+        results: list[Any] = [None] * len(jobs)
         for done, future in enumerate(as_completed(futures), start=1):
             results[index[future.key]] = future.result()
             if progress is not None:
                 progress(done, len(jobs))
-        return results  # type: ignore[return-value]
+        return results
     finally:
         client.close()
         if cluster is not None:
@@ -187,6 +220,6 @@ def replicate(
     force: bool = False,
 ) -> list[Result]:
     """``replications`` independent runs of one scenario (seeds from :func:`replication_seed`)."""
-    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario, force=force)
     base = sc.simulation.seed if seed is None else seed
     return run_many([(sc, replication_seed(base, r)) for r in range(replications)], workers=workers, force=force)

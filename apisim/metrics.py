@@ -179,7 +179,7 @@ def timeseries(run: RunLog) -> pd.DataFrame:
         frame[key] = counts
     frame["offered_per_second"] = frame["offered"] / width
     for label, q in (("p50_ms", 0.5), ("p99_ms", 0.99)):
-        values = [s.quantile(q) for s in tally.bucket_latency]
+        values = [None if s is None else s.quantile(q) for s in tally.bucket_latency]
         frame[label] = [np.nan if v is None else v * 1000.0 for v in values]
     for name, f in run.functions.items():
         frame[f"concurrency.{name}"] = f.busy_buckets[:n]

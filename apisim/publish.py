@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apisim.output import atomic_dir
+from apisim.output import publish
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,14 +27,14 @@ def save_figure(path: Path, draw: Callable[..., Any], *args: Any, title: str = "
     plt.close(fig)
 
 
-def write_frames(out: Path, frames: dict[str, pd.DataFrame]) -> Path:
-    """CSV files in a folder, atomically."""
+def write_frames(out: Path, frames: dict[str, pd.DataFrame], *, overwrite: bool = False) -> Path:
+    """CSV files in a folder, atomically (see :func:`apisim.output.publish` for what may be replaced)."""
 
     def fill(tmp: Path) -> None:
         for name, frame in frames.items():
             frame.to_csv(tmp / name, index=False)
 
-    return atomic_dir(out, fill)
+    return publish(out, fill, kind="replications", overwrite=overwrite)
 
 
 def comparison_figures(result: Comparison, folder: Path) -> list[str]:
@@ -57,7 +57,7 @@ def comparison_figures(result: Comparison, folder: Path) -> list[str]:
     return list(figures)
 
 
-def write_comparison(result: Comparison, out: Path) -> Path:
+def write_comparison(result: Comparison, out: Path, *, overwrite: bool = False) -> Path:
     """compare.csv, compare.json, rows.csv and the figures, atomically."""
 
     def fill(tmp: Path) -> None:
@@ -66,7 +66,7 @@ def write_comparison(result: Comparison, out: Path) -> Path:
         result.rows.to_csv(tmp / "rows.csv", index=False)
         comparison_figures(result, tmp)
 
-    return atomic_dir(out, fill)
+    return publish(out, fill, kind="compare", overwrite=overwrite)
 
 
 def sweep_figures(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], folder: Path) -> list[str]:
@@ -80,7 +80,9 @@ def sweep_figures(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], f
     return ["p99.png", "cost.png", "pareto.png"]
 
 
-def write_sweep(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], out: Path) -> Path:
+def write_sweep(
+    rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], out: Path, *, overwrite: bool = False
+) -> Path:
     """sweep.csv (point × replication), summary.csv (mean ± CI per point) and figures, atomically."""
 
     def fill(tmp: Path) -> None:
@@ -88,10 +90,10 @@ def write_sweep(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], out
         summary.to_csv(tmp / "summary.csv", index=False)
         sweep_figures(rows, summary, paths, tmp)
 
-    return atomic_dir(out, fill)
+    return publish(out, fill, kind="sweep", overwrite=overwrite)
 
 
-def write_plan(table: pd.DataFrame, paths: list[str], out: Path) -> Path:
+def write_plan(table: pd.DataFrame, paths: list[str], out: Path, *, overwrite: bool = False) -> Path:
     """plan.csv (every point, cheapest first, feasibility and why not) and the Pareto figure, atomically."""
     from apisim import plots
 
@@ -99,4 +101,4 @@ def write_plan(table: pd.DataFrame, paths: list[str], out: Path) -> Path:
         table.to_csv(tmp / "plan.csv", index=False)
         save_figure(tmp / "pareto.png", plots.pareto, table, title="cost against p99")
 
-    return atomic_dir(out, fill)
+    return publish(out, fill, kind="plan", overwrite=overwrite)

@@ -3,20 +3,21 @@
 Why: a stream is identified by a stable name (``"client/web/arrivals"``), not by the order in
 which components happen to be built, so adding a function does not shift anyone else's draws,
 a run is identical in any process, and two designs run with the same seed see the same
-arrivals (common random numbers). Python's ``hash()`` is salted per process, so names are
-turned into integers with a CRC instead.
+arrivals (common random numbers). Python's ``hash()`` is salted per process, and a 32-bit
+checksum lets two different names share a stream (CRC-32 pairs are found in seconds), so names
+are turned into 128-bit integers with SHA-256 instead.
 """
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 
 import numpy as np
 
 
 def stable_id(name: str) -> int:
-    """A process-independent 32-bit id for a stream name."""
-    return zlib.crc32(name.encode("utf-8"))
+    """A process-independent 128-bit id for a stream name (collision-resistant)."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:16], "big")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

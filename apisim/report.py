@@ -12,78 +12,71 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apisim import __version__
 from apisim.experiment import Result, run_many
-from apisim.loading import Problem, ScenarioError, ScenarioLoader, load
-from apisim.output import atomic_dir, to_json
+from apisim.loading import is_comparisons, load, read_comparisons, read_document
+from apisim.output import OutputRefused, check_latest, point_latest, publish, publish_new, safe_name, stamp, to_json
+from apisim.problems import Problem, ScenarioError
 from apisim.scenario import Scenario
 from apisim.slo import Slo
+from apisim.studies import unique_labels
 
 # ----------------------------------------------------------------------------------------------
-# apisim report: a folder of scenarios → reports/<date>/index.html, report.md, figures, data
+# apisim report: a folder of scenarios → reports/<date and time>/index.html, report.md, figures, data
 # ----------------------------------------------------------------------------------------------
-
-COMPARISONS_KEY = "comparisons"
-"""A YAML file whose top-level key is this declares comparison groups: ``{group: [a.yaml, b.yaml]}``."""
-
-
-def is_comparisons_file(path: Path) -> bool:
-    """Whether ``path`` declares comparison groups rather than a scenario."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=ScenarioLoader)
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and set(data) == {COMPARISONS_KEY}
-
-
-def read_comparisons(path: Path) -> dict[str, list[Path]]:
-    """The groups a comparisons file declares, with paths relative to its folder; validated."""
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=ScenarioLoader)[COMPARISONS_KEY]
-    problems = []
-    groups: dict[str, list[Path]] = {}
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            str(path), [Problem((COMPARISONS_KEY,), "expected a mapping of group name → list of scenario files")]
-        )
-    for name, files in data.items():
-        if not isinstance(files, list) or len(files) < 2:
-            problems.append(Problem((COMPARISONS_KEY, str(name)), "a group lists at least two scenario files"))
-            continue
-        groups[str(name)] = [path.parent / str(f) for f in files]
-        for f in groups[str(name)]:
-            if not f.exists():
-                problems.append(Problem((COMPARISONS_KEY, str(name)), f"no such scenario file: {f}"))
-    if problems:
-        raise ScenarioError(str(path), problems)
-    return groups
 
 
 @dataclass
 class ReportInputs:
+    """What a report runs: scenario files, and comparison groups (name → scenario files)."""
+
     scenarios: list[Path] = field(default_factory=list)
     groups: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def discover(inputs: list[Path]) -> ReportInputs:
-    """Scenario files and comparison groups from files and folders (folders: every *.yaml inside)."""
+def discover(inputs: list[Path], *, force: bool = False) -> ReportInputs:
+    """Scenario files and comparison groups from files and folders (folders: every *.yaml inside).
+
+    Every file is read once, through the same bounded reader as a scenario. A group name used by
+    two comparison files is kept twice, the second as ``name (2)``.
+    """
     found = ReportInputs()
     for item in inputs:
-        files = sorted(item.glob("*.yaml")) if item.is_dir() else [item]
-        if item.is_dir() is False and not item.exists():
+        if item.is_dir():
+            files = sorted(p for p in item.glob("*.yaml") if p.is_file())
+        elif os.path.lexists(item):
+            files = [item]
+        else:
             raise ScenarioError(str(item), [Problem((), "no such file or folder")])
         for f in files:
-            if is_comparisons_file(f):
-                found.groups.update(read_comparisons(f))
+            doc = read_document(f, force=force)
+            if is_comparisons(doc):
+                for name, members in read_comparisons(doc).items():
+                    found.groups[unique_labels([*found.groups, name])[-1]] = members
             elif f not in found.scenarios:
                 found.scenarios.append(f)
     return found
 
 
+def duplicate_names(scenarios: list[tuple[Path, Scenario]]) -> list[str]:
+    """One warning per scenario name used by more than one file (a report tells them apart as ``name (2)``)."""
+    by_name: dict[str, list[Path]] = {}
+    for path, sc in scenarios:
+        by_name.setdefault(sc.name, []).append(path)
+    return [
+        f"scenario name {name!r} is used by {len(paths)} files ({', '.join(map(str, paths))}); "
+        f"a report labels them {', '.join(repr(x) for x in unique_labels([name] * len(paths)))}"
+        for name, paths in by_name.items()
+        if len(paths) > 1
+    ]
+
+
 def file_hash(path: Path) -> str:
     """The first 12 hex digits of the file's SHA-256: enough to tell which version a report used."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    from apisim.loading import MAX_SCENARIO_BYTES
+    from apisim.reading import read_bounded
+
+    return hashlib.sha256(read_bounded(path, MAX_SCENARIO_BYTES * 64)).hexdigest()[:12]
 
 
 @dataclass
@@ -104,7 +97,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-widt
 .fail{color:#b00;font-weight:bold}"""
 
 
-class Document:
+class Page:
     """One report written twice at once: Markdown (figures as files) and self-contained HTML (figures inline)."""
 
     def __init__(self, root: Path) -> None:
@@ -142,10 +135,12 @@ class Document:
 
 
 def _scenario_section(
-    doc: Document, sc: Scenario, res: Result, failures: list[str], *, source: str, data: Path, figures: Path
-) -> list[str]:
-    """One scenario's tables, figures (into ``figures``) and data files (into ``data``).
+    page: Page, label: str, sc: Scenario, res: Result, failures: list[str], *, source: str, data: Path, figures: Path,
+    prefix: str = "",
+) -> list[str]:  # fmt: skip
+    """One scenario's tables, figures (into ``figures``, named ``prefix`` + kind) and data files (into ``data``).
 
+    ``label`` is the scenario's name as the report shows it (names are labels, never file names).
     Returns its row of the overview table, and adds its failed SLOs to ``failures``.
     """
     from apisim import plots, studies
@@ -159,7 +154,7 @@ def _scenario_section(
         ok = slo.met(h[slo.metric])
         slo_rows.append([text, _fmt(h[slo.metric]), "met" if ok else "FAILED"])
         if not ok:
-            failures.append(f"{sc.name}: {text} (was {h[slo.metric]:.4g})")
+            failures.append(f"{label}: {text} (was {h[slo.metric]:.4g})")
     data.mkdir(parents=True, exist_ok=True)
     (data / "summary.json").write_text(to_json(s) + "\n", encoding="utf-8")
     res.timeseries.to_csv(data / "timeseries.csv", index=False)
@@ -170,38 +165,38 @@ def _scenario_section(
         ("traffic", plots.traffic, res.timeseries),
         ("concurrency", plots.concurrency, res.timeseries),
     ):
-        drawn.append(figures / (kind + ".png" if figures == data else f"{sc.name}-{kind}.png"))
-        save_figure(drawn[-1], draw, arg, title=f"{sc.name}: {kind}")
-    doc.heading(sc.name)
-    doc.para(
+        drawn.append(figures / f"{prefix}{kind}.png")
+        save_figure(drawn[-1], draw, arg, title=f"{label}: {kind}")
+    page.heading(label)
+    page.para(
         f"{source} · seed {s['seed']} · {s['simulated_seconds']:,.0f} s after {s['warmup_seconds']:,.0f} s warm-up "
         f"· month scale ×{s['month_scale']:,.1f}"
     )
-    doc.table(["outcome", "attempts"], [[k, f"{n:,}"] for k, n in s["requests"]["by_outcome"].items() if n])
-    doc.table(["latency", "ms"], [[k, _fmt(h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999", "mean")])
+    page.table(["outcome", "attempts"], [[k, f"{n:,}"] for k, n in s["requests"]["by_outcome"].items() if n])
+    page.table(["latency", "ms"], [[k, _fmt(h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999", "mean")])
     cost = [[r.item, f"{r.usd:,.2f}"] for r in res.cost.itertuples()]
-    doc.table(["cost item", "USD/month"], [*cost, ["total", f"{h['cost_usd']:,.2f}"]])
+    page.table(["cost item", "USD/month"], [*cost, ["total", f"{h['cost_usd']:,.2f}"]])
     if slo_rows:
-        doc.table(["SLO", "measured", ""], slo_rows)
-    doc.figures(drawn)
+        page.table(["SLO", "measured", ""], slo_rows)
+    page.figures(drawn)
     verdict = "–" if not slo_rows else ("FAILED" if any(r[2] == "FAILED" for r in slo_rows) else "met")
-    return [sc.name, *(_fmt(h[k]) for k in ("p50_ms", "p99_ms", "rate_429", "cost_usd")), verdict]
+    return [label, *(_fmt(h[k]) for k in ("p50_ms", "p99_ms", "rate_429", "cost_usd")), verdict]
 
 
-def _comparison_section(doc: Document, name: str, cmp: Any) -> None:
-    """One comparison group's table, figures and CSV."""
+def _comparison_section(page: Page, name: str, slug: str, cmp: Any) -> None:
+    """One comparison group's table, figures and CSV (files named by ``slug``, never by ``name``)."""
     from apisim import studies
     from apisim.publish import comparison_figures
 
-    cmp.table.to_csv(doc.root / "data" / f"compare-{name}.csv", index=False)
-    folder = doc.root / "figures" / f"compare-{name}"
+    cmp.table.to_csv(page.root / "data" / f"compare-{slug}.csv", index=False)
+    folder = page.root / "figures" / f"compare-{slug}"
     folder.mkdir()
     names = comparison_figures(cmp, folder)
-    doc.heading(f"Comparison: {name}")
-    doc.para("Same seed for every design: the same arrivals.")
+    page.heading(f"Comparison: {name}")
+    page.para("Same seed for every design: the same arrivals.")
     designs = cmp.table["design"].tolist()
-    doc.table(["figure", *designs], [[m, *(_fmt(v) for v in cmp.table[m].tolist())] for m in studies.HEADLINE])
-    doc.figures([folder / n for n in names])
+    page.table(["figure", *designs], [[m, *(_fmt(v) for v in cmp.table[m].tolist())] for m in studies.HEADLINE])
+    page.figures([folder / n for n in names])
 
 
 def write_report(
@@ -212,88 +207,99 @@ def write_report(
     duration: float | None = None,
     warmup: float | None = None,
     workers: int | None = None,
-    today: dt.date | None = None,
+    force: bool = False,
+    now: dt.datetime | None = None,
 ) -> ReportOutcome:
-    """Run every scenario and comparison group, and write ``out_root/<date>/`` whole or not at all.
+    """Run every scenario and comparison group, and write a new folder in ``out_root``, whole or not at all.
 
-    The folder holds index.html (self-contained: figures embedded), report.md with figures/,
-    and data/ (summary.json, timeseries.csv, cost.csv per scenario; a CSV per comparison).
-    ``out_root/latest`` then points at it. Returns the folder and the SLOs that failed.
+    The folder is named by the date and time (UTC), plus a counter if that name is taken: two
+    reports never share a folder, and nothing already in ``out_root`` is replaced. It holds
+    index.html (self-contained: figures embedded), report.md with figures/, and data/
+    (summary.json, timeseries.csv, cost.csv per scenario; a CSV per comparison), each named from
+    a safe slug of the scenario's name. ``out_root/latest`` is then switched to it in one rename.
+    Every input is read, validated and checked against the run limits before anything runs.
+    Returns the folder and the SLOs that failed.
     """
-    from apisim import studies
+    from apisim import budget, studies
 
-    found = discover(inputs)
+    if os.path.lexists(out_root) and not out_root.is_dir():
+        raise OutputRefused(f"{out_root} is a file, not a folder of reports; choose another --out")
+    check_latest(out_root)
+    found = discover(inputs, force=force)
     if not found.scenarios and not found.groups:
         raise ScenarioError(", ".join(map(str, inputs)), [Problem((), "no scenario files found")])
+    loaded: dict[Path, Scenario] = {}
 
     def prepared(path: Path) -> Scenario:
-        sc = load(path)
-        sim = sc.simulation
-        d = duration if duration is not None else sim.duration
-        w = warmup if warmup is not None else min(sim.warmup, d / 4)
-        return sc.model_copy(update={"simulation": sim.model_copy(update={"duration": d, "warmup": w})})
+        if path not in loaded:
+            sc = load(path, force=force)
+            sim = sc.simulation
+            d = duration if duration is not None else sim.duration
+            w = warmup if warmup is not None else min(sim.warmup, d / 4)
+            loaded[path] = sc.model_copy(update={"simulation": sim.model_copy(update={"duration": d, "warmup": w})})
+            budget.check(loaded[path], force=force, records=False)
+        return loaded[path]
 
     scenarios = [(p, prepared(p)) for p in found.scenarios]
     groups = {name: [prepared(p) for p in files] for name, files in found.groups.items()}  # validate all first
-    results = run_many([(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios], workers=workers)
-    comparisons = {name: studies.compare_runs(designs, seed=seed, workers=workers) for name, designs in groups.items()}
-    stamp = dt.datetime.now(dt.UTC)
-    day = (today or stamp.date()).isoformat()
+    results = run_many(
+        [(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios], workers=workers, force=force
+    )
+    comparisons = {
+        name: studies.compare_runs(designs, seed=seed, workers=workers, force=force) for name, designs in groups.items()
+    }
+    when = now or dt.datetime.now(dt.UTC)
     failures: list[str] = []
 
     def fill(tmp: Path) -> None:
         (tmp / "figures").mkdir()
         (tmp / "data").mkdir()
-        body = Document(tmp)
+        body = Page(tmp)
         overview = []
-        for (path, sc), res in zip(scenarios, results, strict=True):
+        taken: set[str] = set()
+        labels = unique_labels([sc.name for _, sc in scenarios])
+        for (path, sc), label, res in zip(scenarios, labels, results, strict=True):
+            slug = safe_name(label, taken)
             source = f"{path} (sha256 {file_hash(path)})"
-            overview.append(
-                _scenario_section(
-                    body, sc, res, failures, source=source, data=tmp / "data" / sc.name, figures=tmp / "figures"
-                )
+            data = tmp / "data" / slug
+            row = _scenario_section(
+                body, label, sc, res, failures, source=source, data=data, figures=tmp / "figures", prefix=f"{slug}-"
             )
+            overview.append(row)
         for name, cmp in comparisons.items():
-            _comparison_section(body, name, cmp)
-        doc = Document(tmp)
-        doc.heading(f"apisim report, {day}", level=1)
-        doc.para(
-            f"apisim {__version__} · generated {stamp.isoformat(timespec='seconds')} · prices of "
+            _comparison_section(body, name, safe_name(name, taken), cmp)
+        page = Page(tmp)
+        page.heading(f"apisim report, {when:%Y-%m-%d %H:%M} UTC", level=1)
+        page.para(
+            f"apisim {__version__} · generated {when.isoformat(timespec='seconds')} · prices of "
             f"{results[0].summary['prices_retrieved'] if results else '-'} (us-east-1)"
         )
+        for warning in duplicate_names(scenarios):
+            page.para(f"Note: {warning}.")
         if failures:
-            doc.para("SLOs failed: " + "; ".join(failures), alert=True)
+            page.para("SLOs failed: " + "; ".join(failures), alert=True)
         if overview:
-            doc.heading("Overview")
-            doc.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month", "SLOs"], overview)
-        doc.md += body.md
-        doc.html += body.html
-        doc.write(f"apisim report {day}")
+            page.heading("Overview")
+            page.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month", "SLOs"], overview)
+        page.md += body.md
+        page.html += body.html
+        page.write(f"apisim report {when:%Y-%m-%d %H:%M}")
 
-    folder = atomic_dir(out_root / day, fill)
-    _point_latest(out_root, day)
+    folder = publish_new(out_root, stamp(when), fill, kind="report")
+    point_latest(out_root, folder.name)
     return ReportOutcome(folder, failures)
 
 
-def write_run_report(result: Result, out: Path) -> Path:
+def write_run_report(result: Result, out: Path, *, overwrite: bool = False) -> Path:
     """One run's folder: summary.json, timeseries.csv, cost.csv (requests.parquet with records),
-    figures, report.md and index.html, written atomically."""
+    figures, report.md and index.html, written atomically (see :func:`apisim.output.publish`)."""
 
     def fill(tmp: Path) -> None:
-        doc = Document(tmp)
+        page = Page(tmp)
         source = f"apisim {__version__} · prices of {result.summary['prices_retrieved']}"
-        _scenario_section(doc, result.scenario, result, [], source=source, data=tmp, figures=tmp)
+        _scenario_section(page, result.scenario.name, result.scenario, result, [], source=source, data=tmp, figures=tmp)
         if result.has_records:
             result.requests.to_parquet(tmp / "requests.parquet", index=False)
-        doc.write(f"apisim: {result.scenario.name}")
+        page.write(f"apisim: {result.scenario.name}")
 
-    return atomic_dir(out, fill)
-
-
-def _point_latest(out_root: Path, day: str) -> None:
-    """Make ``out_root/latest`` point at ``day`` (replaced in one step)."""
-    tmp = out_root / f".latest.{os.getpid()}"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(day)
-    os.replace(tmp, out_root / "latest")
+    return publish(out, fill, kind="run", overwrite=overwrite)

@@ -15,11 +15,13 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -27,7 +29,27 @@ from pydantic import (
 
 from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
 from apisim.durations import DURATION_REGEX, to_seconds
+from apisim.problems import IN_CODE, Loc, Origin
 from apisim.slo import Slo
+
+# --------------------------------------------------------------------------------------------
+# Hard bounds: values beyond these are mistakes (or attacks), refused by the schema itself.
+# How much a run may *cost* in time and memory is checked separately (apisim.budget), with a way
+# to force it; these bounds only keep every number inside what the arithmetic can carry.
+# --------------------------------------------------------------------------------------------
+
+MAX_RATE = 1e9
+"""Requests (or tokens) per second."""
+MAX_COUNT = 1_000_000_000
+"""Counts of keys, tokens, requests in a bucket, bytes of a message."""
+MAX_SIM_SECONDS = 366 * 86400.0
+"""A run simulates at most a year."""
+MAX_SIGMA = 20.0
+"""A lognormal's sigma (p99/median up to e^46): more overflows to infinity in a long run."""
+NAME_MAX = 200
+MAX_EMPIRICAL = 100_000
+"""Values in an empirical distribution."""
+_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
 # --------------------------------------------------------------------------------------------
 # Value types: durations and distributions with units
@@ -118,12 +140,19 @@ def parse_distribution(raw: Any, *, bare_unit_s: float) -> Distribution:
         values = raw["values"]
         if not isinstance(values, list) or not values:
             raise ValueError("values: expected a non-empty list")
+        if len(values) > MAX_EMPIRICAL:
+            raise ValueError(f"values: at most {MAX_EMPIRICAL:,} values, got {len(values):,}")
         return Empirical(tuple(to_seconds(v, bare_unit_s=bare_unit_s) for v in values))
     if "median" in given:
-        return Lognormal.from_median_p99(amount("median"), amount("p99"))
+        dist = Lognormal.from_median_p99(amount("median"), amount("p99"))
+        if dist.sigma > MAX_SIGMA:
+            raise ValueError(f"p99 may be at most e^{MAX_SIGMA * 2.326:.0f} times the median")
+        return dist
     sigma = raw["sigma"]
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma):
         raise ValueError(f"sigma: expected a number, got {sigma!r}")
+    if sigma > MAX_SIGMA:
+        raise ValueError(f"sigma: at most {MAX_SIGMA:g}, got {sigma!r}")
     return Lognormal.from_mean_sigma(amount("mean"), float(sigma))
 
 
@@ -158,10 +187,26 @@ DurationDist = _dist_type(1.0, "seconds")
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+def _label(value: str) -> str:
+    if not _PRINTABLE.match(value):
+        raise ValueError("a name may not contain control characters (newlines, tabs, NUL)")
+    return value
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX, description="a label (never used as a file name)"),
+    AfterValidator(_label),
+]
+
+
 class Strict(BaseModel):
     """Base for every section: unknown keys are errors, never silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+    # allow_inf_nan=False: an infinite rate or ratio is never meant, and would crash the run.
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,9 +217,11 @@ class Strict(BaseModel):
 class Simulation(Strict):
     """How long to simulate, and with which seed."""
 
-    duration: Seconds = Field(3600.0, gt=0, description="simulated time, after which no new requests arrive")
+    duration: Seconds = Field(
+        3600.0, gt=0, le=MAX_SIM_SECONDS, description="simulated time, after which no new requests arrive"
+    )
     warmup: Seconds = Field(0.0, ge=0, description="initial period excluded from every count and percentile")
-    seed: int = Field(1, ge=0, description="base seed; the same seed gives identical numbers")
+    seed: int = Field(1, ge=0, le=2**64 - 1, description="base seed; the same seed gives identical numbers")
     bucket: Seconds | None = Field(None, gt=0, description="width of a timeseries bucket (default: about 200 buckets)")
 
     @model_validator(mode="after")
@@ -187,8 +234,8 @@ class Simulation(Strict):
 class Throttle(Strict):
     """A token bucket: ``rate`` tokens per second refill a bucket holding ``burst`` tokens."""
 
-    rate: float = Field(gt=0, description="steady-state requests per second (refill)")
-    burst: int = Field(ge=0, description="bucket capacity in requests")
+    rate: float = Field(gt=0, le=MAX_RATE, description="steady-state requests per second (refill)")
+    burst: int = Field(ge=0, le=MAX_COUNT, description="bucket capacity in requests")
 
 
 QuotaPeriod = Literal["day", "week", "month"]
@@ -197,16 +244,16 @@ QuotaPeriod = Literal["day", "week", "month"]
 class Quota(Strict):
     """A usage plan's request quota per API key."""
 
-    limit: int = Field(gt=0, description="requests allowed per period")
+    limit: int = Field(gt=0, le=10**15, description="requests allowed per period")
     period: QuotaPeriod = Field(description="day | week | month")
-    offset: int = Field(0, ge=0, description="requests subtracted from the limit in the first period")
+    offset: int = Field(0, ge=0, le=10**15, description="requests subtracted from the limit in the first period")
 
 
 class UsagePlan(Strict):
     """Per-API-key throttle and quota (REST APIs only)."""
 
-    rate: float | None = Field(None, gt=0)
-    burst: int | None = Field(None, ge=0)
+    rate: float | None = Field(None, gt=0, le=MAX_RATE)
+    burst: int | None = Field(None, ge=0, le=MAX_COUNT)
     quota: Quota | None = None
 
     @model_validator(mode="after")
@@ -282,7 +329,7 @@ Integration = Annotated[
     LambdaIntegration | HttpIntegration | MockIntegration | AwsIntegration, Field(discriminator="type")
 ]
 
-_ROUTE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*$")
+_ROUTE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /[^\s\x00-\x1f\x7f]*$")
 
 
 class Validation(Strict):
@@ -292,12 +339,14 @@ class Validation(Strict):
 class Route(Strict):
     """One method on one resource, e.g. ``GET /products``."""
 
-    route: str = Field(description="METHOD /path, e.g. 'GET /products'")
+    route: str = Field(max_length=2048, description="METHOD /path, e.g. 'GET /products'")
     integration: Integration
     cache: bool | None = Field(None, description="cache responses (REST; default: GET routes when api.cache is set)")
     throttle: Throttle | None = Field(None, description="per-method bucket (default: the stage's api.throttle)")
     validation: Validation | None = None
-    timeout: Seconds | None = Field(None, ge=0.05, description="integration timeout (default: 29s REST, 30s HTTP)")
+    timeout: Seconds | None = Field(
+        None, ge=0.05, le=900.0, description="integration timeout (default: 29s REST, 30s HTTP)"
+    )
 
     @field_validator("route")
     @classmethod
@@ -321,21 +370,23 @@ class Api(Strict):
     throttle: Throttle | None = Field(None, description="the stage's default method throttle")
     authorizer: Authorizer = Field(default_factory=Authorizer)
     cache: Cache | None = Field(None, description="stage cache (REST only)")
-    usage_plans: dict[str, UsagePlan] = Field(default_factory=dict, description="REST only")
-    routes: list[Route] = Field(min_length=1)
+    usage_plans: dict[Name, UsagePlan] = Field(
+        default_factory=dict, max_length=300, description="REST only (at most 300, AWS's quota)"
+    )
+    routes: list[Route] = Field(min_length=1, max_length=300, description="at most 300 (AWS's quota per API)")
 
 
 class ScalingRate(Strict):
-    instances: int = Field(1000, gt=0)
-    per: Seconds = Field(10.0, gt=0)
+    instances: int = Field(1000, gt=0, le=MAX_COUNT)
+    per: Seconds = Field(10.0, gt=0, le=86400.0)
 
 
 class Account(Strict):
     """Account-wide limits (AWS defaults)."""
 
     api_throttle: Throttle = Field(default_factory=lambda: Throttle(rate=10000, burst=5000))
-    lambda_concurrency: int = Field(1000, gt=0)
-    unreserved_minimum: int = Field(100, ge=0, description="concurrency AWS keeps unreserved")
+    lambda_concurrency: int = Field(1000, gt=0, le=10_000_000)
+    unreserved_minimum: int = Field(100, ge=0, le=10_000_000, description="concurrency AWS keeps unreserved")
     scaling_rate: ScalingRate = Field(default_factory=ScalingRate)
 
 
@@ -353,8 +404,8 @@ class Function(Strict):
         validate_default=True,
         description="how long an idle instance survives (default: uniform 5m–15m, estimate)",
     )
-    reserved_concurrency: int | None = Field(None, ge=0)
-    provisioned_concurrency: int = Field(0, ge=0)
+    reserved_concurrency: int | None = Field(None, ge=0, le=10_000_000)
+    provisioned_concurrency: int = Field(0, ge=0, le=10_000_000)
     timeout: Seconds = Field(3.0, ge=1.0, le=900.0, description="function timeout (AWS default 3s)")
     error_fraction: Fraction = Field(0.0, description="share of invocations that fail (502 at the gateway)")
     init_billed: bool = Field(True, description="bill the init phase (on-demand ZIP functions, since 2025-08-01)")
@@ -399,15 +450,26 @@ class Function(Strict):
 
 class PoissonProfile(Strict):
     type: Literal["diurnal"]
-    peak_to_trough: float = Field(gt=1, description="ratio of the busiest to the quietest rate")
+    peak_to_trough: float = Field(gt=1, le=1e6, description="ratio of the busiest to the quietest rate")
     peak_at: Seconds = Field(14 * 3600.0, description="time of day of the peak")
-    period: Seconds = Field(86400.0, gt=0)
+    period: Seconds = Field(86400.0, gt=0, le=MAX_SIM_SECONDS)
+
+    @property
+    def amplitude(self) -> float:
+        """a in rate(t) = mean × (1 + a cos(2π (t − peak_at) / period))."""
+        return (self.peak_to_trough - 1.0) / (self.peak_to_trough + 1.0)
+
+    def integral(self, mean: float, horizon: float) -> float:
+        """∫₀^horizon rate(t) dt, exactly."""
+        w = 2.0 * math.pi / self.period
+        swing = (math.sin(w * (horizon - self.peak_at)) - math.sin(-w * self.peak_at)) / w
+        return mean * (horizon + self.amplitude * swing)
 
 
 class PointsProfile(Strict):
     type: Literal["points"]
-    points: list[tuple[Seconds, Annotated[float, Field(ge=0)]]] = Field(
-        min_length=1, description="[time, rate] pairs, linear between them, flat after the last"
+    points: list[tuple[Seconds, Annotated[float, Field(ge=0, le=MAX_RATE)]]] = Field(
+        min_length=1, max_length=100_000, description="[time, rate] pairs, linear between them, flat after the last"
     )
 
     @model_validator(mode="after")
@@ -417,6 +479,27 @@ class PointsProfile(Strict):
             raise ValueError("profile points must be in increasing time order")
         return self
 
+    def integral(self, horizon: float) -> float:
+        """∫₀^horizon rate(t) dt for the piecewise-linear rate, flat before the first and after the last point."""
+        times = [t for t, _ in self.points if 0.0 < t < horizon]
+        edges = [0.0, *times, horizon]
+        rates = [self._rate_at(t) for t in edges]
+        return sum((b - a) * (ra + rb) / 2.0 for a, b, ra, rb in zip(edges, edges[1:], rates, rates[1:], strict=False))
+
+    def peak(self, horizon: float) -> float:
+        """The highest rate in [0, horizon]."""
+        inside = [r for t, r in self.points if 0.0 < t < horizon]
+        return max([self._rate_at(0.0), self._rate_at(horizon), *inside])
+
+    def _rate_at(self, t: float) -> float:
+        points = self.points
+        if t <= points[0][0]:
+            return points[0][1]
+        for (t0, r0), (t1, r1) in itertools.pairwise(points):
+            if t <= t1:
+                return r0 + (r1 - r0) * (t - t0) / (t1 - t0)
+        return points[-1][1]
+
 
 Profile = Annotated[PoissonProfile | PointsProfile, Field(discriminator="type")]
 
@@ -424,7 +507,7 @@ Profile = Annotated[PoissonProfile | PointsProfile, Field(discriminator="type")]
 class PoissonArrival(Strict):
     process: Literal["poisson"]
     rate: float | None = Field(
-        None, gt=0, description="mean requests per second (with a diurnal profile: the daily mean)"
+        None, gt=0, le=MAX_RATE, description="mean requests per second (with a diurnal profile: the daily mean)"
     )
     profile: Profile | None = None
 
@@ -437,33 +520,122 @@ class PoissonArrival(Strict):
             raise ValueError("a poisson arrival needs 'rate'")
         return self
 
+    def expected_arrivals(self, horizon: float) -> float:
+        """The integral of the rate over [0, horizon)."""
+        profile = self.profile
+        if profile is None:
+            return self.rate * horizon  # type: ignore[operator]
+        if isinstance(profile, PointsProfile):
+            return profile.integral(horizon)
+        return profile.integral(self.rate, horizon)  # type: ignore[arg-type]
+
+    def peak_rate(self, horizon: float) -> float:
+        """The highest rate the process reaches in [0, horizon]."""
+        profile = self.profile
+        if profile is None:
+            return self.rate  # type: ignore[return-value]
+        if isinstance(profile, PointsProfile):
+            return profile.peak(horizon)
+        return self.rate * (1.0 + profile.amplitude)  # type: ignore[operator]
+
 
 class ConstantArrival(Strict):
     process: Literal["constant"]
-    rate: float = Field(gt=0, description="requests per second, evenly spaced")
+    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second, evenly spaced")
     start: Seconds = 0.0
+
+    def expected_arrivals(self, horizon: float) -> float:
+        return float(max(0, math.ceil((horizon - self.start) * self.rate - 1e-9)))
+
+    def peak_rate(self, horizon: float) -> float:
+        return self.rate
 
 
 class BurstArrival(Strict):
     process: Literal["burst"]
-    rate: float = Field(gt=0, description="requests per second during the burst, evenly spaced")
+    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second during the burst, evenly spaced")
     duration: Seconds = Field(gt=0)
     start: Seconds = 0.0
-    every: Seconds | None = Field(None, gt=0, description="repeat the burst with this period")
+    every: Seconds | None = Field(None, gt=0, description="repeat the burst with this period (at least duration)")
+
+    @model_validator(mode="after")
+    def _bursts_apart(self) -> BurstArrival:
+        if self.every is not None and self.every < self.duration:
+            raise ValueError(f"every ({self.every:g}s) must be at least the burst's duration ({self.duration:g}s)")
+        return self
+
+    @property
+    def per_burst(self) -> int:
+        """Requests in one burst: at ``start + k / rate`` for every k with ``k / rate < duration`` (at least one)."""
+        return max(1, math.ceil(self.duration * self.rate - 1e-9))
+
+    def bursts(self, horizon: float) -> int:
+        """How many bursts begin before ``horizon``."""
+        if self.start >= horizon:
+            return 0
+        return 1 if self.every is None else math.floor((horizon - self.start) / self.every - 1e-12) + 1
+
+    def expected_arrivals(self, horizon: float) -> float:
+        """At most this many arrivals in [0, horizon) (a burst cut by the horizon counts whole)."""
+        return float(self.per_burst * self.bursts(horizon))
+
+    def peak_rate(self, horizon: float) -> float:
+        return self.rate
 
 
 class TraceArrival(Strict):
     process: Literal["trace"]
-    file: str = Field(description="CSV with a column of arrival times in seconds (relative to the file's folder)")
-    column: str = "t"
+    file: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="CSV (or .csv.gz) with a column of arrival times in seconds (relative to the file's folder)",
+    )
+    column: str = Field("t", min_length=1, max_length=200)
+    _times: Any = PrivateAttr(None)  # the arrival times, read and checked when the scenario is loaded
+
+    _peak: float = PrivateAttr(0.0)
+    _most_at_once: int = PrivateAttr(0)
+
+    @property
+    def times(self) -> Any:
+        """The trace's arrival times in seconds (a sorted numpy array), read when the scenario is loaded."""
+        if self._times is None:
+            raise ValueError(f"trace {self.file!r} has not been read (load the scenario with apisim.load)")
+        return self._times
+
+    def attach(self, times: Any) -> None:
+        """Keep the trace's arrival times (sorted, finite, ≥ 0), read and checked by :mod:`apisim.traces`."""
+        import numpy as np
+
+        self._times = times
+        if times.size:
+            _, per_second = np.unique(np.floor(times), return_counts=True)
+            self._peak = float(per_second.max())
+            _, same_instant = np.unique(times, return_counts=True)
+            self._most_at_once = int(same_instant.max())
+
+    @property
+    def most_at_once(self) -> int:
+        """The most arrivals the trace has at one instant (they cannot be split into windows)."""
+        return self._most_at_once
+
+    def expected_arrivals(self, horizon: float) -> float:
+        import numpy as np
+
+        return float(np.searchsorted(self.times, horizon, side="left"))
+
+    def peak_rate(self, horizon: float) -> float:
+        """The most arrivals in any one second of the trace, per second."""
+        self.times  # noqa: B018 (raises if the trace was never read)
+        return self._peak
 
 
 Arrival = Annotated[PoissonArrival | ConstantArrival | BurstArrival | TraceArrival, Field(discriminator="process")]
 
 
 class CacheKeys(Strict):
-    count: int = Field(1, ge=1, description="distinct cacheable responses")
-    zipf: float = Field(0.0, ge=0, description="popularity exponent: p(k) ∝ k^-zipf; 0 is uniform")
+    count: int = Field(1, ge=1, le=MAX_COUNT, description="distinct cacheable responses")
+    zipf: float = Field(0.0, ge=0, le=10, description="popularity exponent: p(k) ∝ k^-zipf; 0 is uniform")
 
 
 _RETRY_ON = re.compile(r"^([1-5][0-9][0-9]|[45]xx)$")
@@ -472,8 +644,8 @@ _RETRY_ON = re.compile(r"^([1-5][0-9][0-9]|[45]xx)$")
 class Retry(Strict):
     max_attempts: int = Field(3, ge=1, le=20)
     backoff: Literal["exponential", "constant"] = "exponential"
-    base: Seconds = Field(0.1, description="first backoff")
-    cap: Seconds = Field(20.0, description="longest backoff")
+    base: Seconds = Field(0.1, le=86400.0, description="first backoff")
+    cap: Seconds = Field(20.0, le=86400.0, description="longest backoff")
     jitter: Literal["full", "equal", "none"] = "full"
     on: list[
         Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
@@ -496,42 +668,58 @@ class Retry(Strict):
 class Client(Strict):
     """A population of callers with one arrival process."""
 
-    name: str
+    name: Name
     usage_plan: str | None = None
-    api_keys: int = Field(1, ge=1, description="distinct API keys; each has its own bucket and quota")
+    api_keys: int = Field(1, ge=1, le=MAX_COUNT, description="distinct API keys; each has its own bucket and quota")
     invalid_key_fraction: Fraction = Field(0.0, description="requests with a missing or wrong API key (403)")
     arrival: Arrival
     routes: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
         None, description="share of requests per route (default: even across all routes)"
     )
     cache_keys: CacheKeys = Field(default_factory=CacheKeys)
-    auth_tokens: int = Field(1, ge=1, description="distinct bearer tokens (drives the authorizer cache)")
-    request_bytes: int = Field(1024, ge=0, description="estimate")
-    response_bytes: int = Field(1024, ge=0, description="estimate")
+    auth_tokens: int = Field(1, ge=1, le=MAX_COUNT, description="distinct bearer tokens (drives the authorizer cache)")
+    request_bytes: int = Field(1024, ge=0, le=MAX_COUNT, description="estimate")
+    response_bytes: int = Field(1024, ge=0, le=MAX_COUNT, description="estimate")
     retry: Retry | None = None
 
 
 class Pricing(Strict):
     region: Literal["us-east-1"] = "us-east-1"
-    month: Seconds = Field(730 * 3600.0, gt=0, description="hours in a billing month (AWS uses 730)")
+    month: Seconds = Field(
+        730 * 3600.0, gt=0, le=MAX_SIM_SECONDS, description="hours in a billing month (AWS uses 730)"
+    )
     free_tier: bool = Field(False, description="apply the 12-month free tier")
 
 
 class Scenario(Strict):
     """A whole design under a whole workload."""
 
-    name: str
-    description: str = ""
+    name: Name
+    description: str = Field("", max_length=10_000)
     simulation: Simulation = Field(default_factory=Simulation)
     api: Api
-    functions: dict[str, Function] = Field(default_factory=dict)
+    functions: dict[Name, Function] = Field(default_factory=dict, max_length=1000)
     account: Account = Field(default_factory=Account)
-    clients: list[Client] = Field(min_length=1)
+    clients: list[Client] = Field(min_length=1, max_length=1000)
     pricing: Pricing = Field(default_factory=Pricing)
     slos: list[str] = Field(
-        default_factory=list, description='objectives this design must meet, e.g. "p99<800ms", "rate_429<0.001"'
+        default_factory=list,
+        max_length=100,
+        description='objectives this design must meet, e.g. "p99<800ms", "rate_429<0.001"',
     )
-    base_dir: str = Field(".", exclude=True, description="folder the scenario file was read from (set by load)")
+    # Not fields: a file cannot set them. Both are carried by copies (model_copy, pickling to workers).
+    _origin: Origin = PrivateAttr(IN_CODE)
+    _base_dir: str = PrivateAttr(".")
+
+    @property
+    def origin(self) -> Origin:
+        """The file this scenario was read from and the line of each field (for located errors)."""
+        return self._origin
+
+    @property
+    def base_dir(self) -> str:
+        """The folder the scenario file was read from; relative trace paths start there."""
+        return self._base_dir
 
     @field_validator("slos")
     @classmethod
@@ -555,9 +743,6 @@ class Scenario(Strict):
         if client.routes is not None:
             return client.routes
         return {r.route: 1.0 / len(self.api.routes) for r in self.api.routes}
-
-
-Loc = tuple[str | int, ...]
 
 
 def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
@@ -598,18 +783,37 @@ def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
         out.append(
             (("api", "authorizer", "type"), f"a {api.type} API supports {', '.join(sorted(allowed_auth))}", auth.type)
         )
-    reserved = sum(f.reserved_concurrency or 0 for f in sc.functions.values())
-    limit = sc.account.lambda_concurrency - sc.account.unreserved_minimum
-    if reserved > limit:
+    account = sc.account
+    if account.unreserved_minimum > account.lambda_concurrency:
         out.append(
             (
-                ("functions",),
-                f"reserved concurrency adds up to {reserved}, but at most {limit} may be reserved "
-                f"(account.lambda_concurrency {sc.account.lambda_concurrency} minus {sc.account.unreserved_minimum} "
-                "kept unreserved)",
-                reserved,
+                ("account", "unreserved_minimum"),
+                f"cannot exceed account.lambda_concurrency ({account.lambda_concurrency})",
+                account.unreserved_minimum,
             )
         )
+    reserved = sum(f.reserved_concurrency or 0 for f in sc.functions.values())
+    limit = account.lambda_concurrency - account.unreserved_minimum
+    kept = (
+        f"(account.lambda_concurrency {account.lambda_concurrency} minus {account.unreserved_minimum} kept unreserved)"
+    )
+    if reserved > limit:
+        message = f"reserved concurrency adds up to {reserved}, but at most {limit} may be reserved {kept}"
+        out.append((("functions",), message, reserved))
+    else:
+        # AWS: provisioned concurrency counts towards the function's reservation and the Regional quota.
+        committed = reserved + sum(
+            f.provisioned_concurrency for f in sc.functions.values() if f.reserved_concurrency is None
+        )
+        if committed > limit:
+            out.append(
+                (
+                    ("functions",),
+                    f"reserved plus provisioned concurrency adds up to {committed}, but at most {limit} may be "
+                    f"committed {kept}",
+                    committed,
+                )
+            )
     names: set[str] = set()
     for i, client in enumerate(sc.clients):
         if client.name in names:
@@ -618,6 +822,14 @@ def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
         if client.usage_plan is not None and client.usage_plan not in api.usage_plans:
             plans = ", ".join(sorted(api.usage_plans)) or "none"
             out.append((("clients", i, "usage_plan"), f"no such usage plan (defined: {plans})", client.usage_plan))
+        if client.usage_plan is None and client.invalid_key_fraction:
+            out.append(
+                (
+                    ("clients", i, "invalid_key_fraction"),
+                    "only a client with a usage_plan sends API keys; set usage_plan or remove this",
+                    client.invalid_key_fraction,
+                )
+            )
         if client.routes is not None:
             for name in client.routes:
                 if name not in seen_routes:

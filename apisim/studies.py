@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from apisim import budget
 from apisim.experiment import Result, replication_seed, run_many
 from apisim.loading import Problem, ScenarioError, load, validate_scenario
-from apisim.scenario import Scenario
+from apisim.problems import Origin
+from apisim.scenario import Scenario, TraceArrival
 from apisim.slo import Slo
 
 if TYPE_CHECKING:
@@ -89,6 +91,20 @@ def summarize_replications(rows: pd.DataFrame, by: Sequence[str] = ()) -> pd.Dat
     return pd.DataFrame(out)
 
 
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats told apart: the second ``x`` becomes ``x (2)``, the third ``x (3)``."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        label, n = name, 1
+        while label in taken:
+            n += 1
+            label = f"{name} ({n})"
+        taken.add(label)
+        out.append(label)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # Editing scenarios by dotted path
 # ----------------------------------------------------------------------------------------------
@@ -99,12 +115,15 @@ def scenario_data(sc: Scenario) -> dict[str, Any]:
     return sc.model_dump(mode="json", exclude_none=True)
 
 
-def with_changes(sc: Scenario, changes: Mapping[str, Any], *, source: str = "<sweep>") -> Scenario:
+def with_changes(
+    sc: Scenario, changes: Mapping[str, Any], *, source: str | None = None, force: bool = False
+) -> Scenario:
     """A copy of ``sc`` with each dotted path set (``api.cache.ttl``, ``api.routes.0.cache``), re-validated.
 
     Missing sections on the way are created (setting ``api.cache.ttl`` adds a cache). Raises
     :class:`ScenarioError` naming the path if the result is not a valid scenario.
     """
+    source = source or sc.origin.source
     data = copy.deepcopy(scenario_data(sc))
     for path, value in changes.items():
         parts = path.split(".")
@@ -116,19 +135,28 @@ def with_changes(sc: Scenario, changes: Mapping[str, Any], *, source: str = "<sw
                         source, [Problem(tuple(parts[: i + 1]), f"no item {part} here (there are {len(node)})")]
                     )
                 node = node[int(part)]
-            else:
+            elif isinstance(node, dict):
                 if node.get(part) is None:
                     node[part] = {}
                 node = node[part]
+            else:
+                raise ScenarioError(source, [Problem(tuple(parts[: i + 1]), "is a value, not a section")])
         last = parts[-1]
+        if not isinstance(node, (list, dict)):
+            raise ScenarioError(source, [Problem(tuple(parts[:-1]), "is a value, not a section")])
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
                 raise ScenarioError(source, [Problem(tuple(parts), f"no item {last} here (there are {len(node)})")])
             node[int(last)] = value
         else:
             node[last] = value
+    known = {
+        (c.arrival.file, c.arrival.column): c.arrival.times for c in sc.clients if isinstance(c.arrival, TraceArrival)
+    }
     try:
-        return validate_scenario(data, source=source, base_dir=sc.base_dir)
+        return validate_scenario(
+            data, origin=Origin(source, sc.origin.lines), base_dir=sc.base_dir, force=force, traces=known
+        )
     except ScenarioError as exc:
         label = ", ".join(f"{k}={v}" for k, v in changes.items())
         raise ScenarioError(f"{source} with {label}", exc.problems) from None
@@ -154,8 +182,8 @@ def parse_assignment(text: str) -> tuple[str, list[Any]]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_scenario(s: Scenario | str | Path) -> Scenario:
-    return s if isinstance(s, Scenario) else load(s)
+def _as_scenario(s: Scenario | str | Path, force: bool = False) -> Scenario:
+    return s if isinstance(s, Scenario) else load(s, force=force)
 
 
 def _rows(
@@ -165,17 +193,28 @@ def _rows(
     workers: int | None,
     dask: str | None,
     progress: Callable[[int, int], None] | None,
+    force: bool,
+    keep: bool = False,
 ) -> tuple[list[dict[str, Any]], list[Result]]:
+    """One row of headline figures per point × replication; the runs too with ``keep`` (else workers
+    send back only the figures). The study's size is checked against :mod:`apisim.budget` first."""
     jobs = []
     labels = []
     indices = range(replications) if isinstance(replications, int) else replications
+    if not force:
+        budget.check_study([sc for _, sc in points], len(indices))
     for label, sc in points:
         base = sc.simulation.seed if seed is None else seed
         for r in indices:
             jobs.append((sc, replication_seed(base, r)))
             labels.append({**label, "replication": r, "seed": jobs[-1][1]})
-    results = run_many(jobs, workers=workers, dask=dask, progress=progress)
-    return [{**label, **headline(res)} for label, res in zip(labels, results, strict=True)], results
+    if keep:
+        results = run_many(jobs, workers=workers, dask=dask, progress=progress, force=force)
+        figures = [headline(res) for res in results]
+    else:
+        results = []
+        figures = run_many(jobs, workers=workers, dask=dask, progress=progress, force=force, reduce=headline)
+    return [{**label, **fig} for label, fig in zip(labels, figures, strict=True)], results
 
 
 def replications(
@@ -185,13 +224,14 @@ def replications(
     seed: int | None = None,
     workers: int | None = None,
     dask: str | None = None,
+    force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """One row per replication: its seed and headline figures."""
     import pandas as pd
 
-    sc = _as_scenario(scenario)
-    rows, _ = _rows([({"scenario": sc.name}, sc)], n, seed, workers, dask, progress)
+    sc = _as_scenario(scenario, force)
+    rows, _ = _rows([({"scenario": sc.name}, sc)], n, seed, workers, dask, progress, force)
     return pd.DataFrame(rows)
 
 
@@ -211,21 +251,25 @@ def compare_runs(
     replications: int = 1,
     workers: int | None = None,
     dask: str | None = None,
+    force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
-    """Run designs with the same seed (common random numbers: the same arrivals for all)."""
+    """Run designs with the same seed (common random numbers: the same arrivals for all).
+
+    Two designs with the same name are told apart as ``name`` and ``name (2)``.
+    """
     import pandas as pd
 
-    designs = [_as_scenario(s) for s in scenarios]
-    names = [d.name for d in designs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"designs need distinct names to be compared, got {names}")
+    designs = [_as_scenario(s, force) for s in scenarios]
+    names = unique_labels([d.name for d in designs])
     common = seed if seed is not None else designs[0].simulation.seed
-    rows, results = _rows([({"design": d.name}, d) for d in designs], replications, common, workers, dask, progress)
+    points = [({"design": n}, d) for n, d in zip(names, designs, strict=True)]
+    rows, firsts = _rows(points, range(1), common, workers, dask, progress, force, keep=True)
+    if replications > 1:
+        rows += _rows(points, range(1, replications), common, workers, dask, progress, force)[0]
     frame = pd.DataFrame(rows)
     table = summarize_replications(frame, by=["design"])
-    firsts = {row["design"]: res for row, res in zip(rows, results, strict=True) if row["replication"] == 0}
-    return Comparison(table=table, rows=frame, results=firsts)
+    return Comparison(table=table, rows=frame, results=dict(zip(names, firsts, strict=True)))
 
 
 def compare(
@@ -235,6 +279,7 @@ def compare(
     replications: int = 1,
     workers: int | None = None,
     dask: str | None = None,
+    force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """One row per design (mean, and ±95% CI with replications, of every headline figure).
@@ -243,7 +288,7 @@ def compare(
     returns the per-replication rows and each design's run, for figures.
     """
     return compare_runs(
-        scenarios, seed=seed, replications=replications, workers=workers, dask=dask, progress=progress
+        scenarios, seed=seed, replications=replications, workers=workers, dask=dask, force=force, progress=progress
     ).table
 
 
@@ -255,25 +300,35 @@ def sweep(
     replications: int = 1,
     workers: int | None = None,
     dask: str | None = None,
+    force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """The cartesian product of ``vary`` (dotted path → values): one row per point × replication.
 
-    Every point is validated before anything runs, so a bad value fails fast with its path.
+    Every point is validated, and the whole study's size checked, before anything runs, so a
+    bad value fails fast with its path.
     """
     import pandas as pd
 
-    rows, _ = _rows(grid_points(_as_scenario(scenario), vary), replications, seed, workers, dask, progress)
+    points = grid_points(_as_scenario(scenario, force), vary, replications=replications, force=force)
+    rows, _ = _rows(points, replications, seed, workers, dask, progress, force)
     return pd.DataFrame(rows)
 
 
-def grid_points(base: Scenario, vary: Mapping[str, Sequence[Any]]) -> list[tuple[dict[str, Any], Scenario]]:
-    """Every combination of ``vary``'s values, as (the change, the validated scenario) pairs."""
+def grid_points(
+    base: Scenario, vary: Mapping[str, Sequence[Any]], *, replications: int = 1, force: bool = False
+) -> list[tuple[dict[str, Any], Scenario]]:
+    """Every combination of ``vary``'s values, as (the change, the validated scenario) pairs.
+
+    The grid's size is checked before any point is built (:func:`apisim.budget.check_grid`).
+    """
     paths = list(vary)
+    if not force:
+        budget.check_grid(math.prod(len(vary[p]) for p in paths), replications, base)
     points = []
     for values in itertools.product(*(vary[p] for p in paths)):
         change = dict(zip(paths, values, strict=True))
-        points.append((change, with_changes(base, change)))
+        points.append((change, with_changes(base, change, force=force)))
     return points
 
 
@@ -292,6 +347,7 @@ def plan(
     search: str = "grid",
     workers: int | None = None,
     dask: str | None = None,
+    force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Every point of the grid, cheapest first, with whether it meets every SLO and why not.
@@ -311,16 +367,16 @@ def plan(
         raise ValueError(f"search must be 'grid' or 'halving', got {search!r}")
     objectives = [s if isinstance(s, Slo) else Slo.parse(s) for s in slos]
     paths = list(vary)
-    points = grid_points(_as_scenario(scenario), vary)
+    points = grid_points(_as_scenario(scenario, force), vary, replications=replications, force=force)
     if search == "grid" or replications == 1:
-        rows, _ = _rows(points, replications, seed, workers, dask, progress)
+        rows, _ = _rows(points, replications, seed, workers, dask, progress, force)
         return _judge(pd.DataFrame(rows), paths, objectives)
     alive = list(range(len(points)))
     done = 0
     frames = []
     while True:
         target = replications if len(alive) == 1 else min(replications, max(1, 2 * done))
-        rows, _ = _rows([points[i] for i in alive], range(done, target), seed, workers, dask, progress)
+        rows, _ = _rows([points[i] for i in alive], range(done, target), seed, workers, dask, progress, force)
         frames.append(pd.DataFrame(rows))
         done = target
         table = _judge(pd.concat(frames, ignore_index=True), paths, objectives)

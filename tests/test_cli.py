@@ -59,22 +59,13 @@ def test_run_out_writes_every_file(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.joinpath("runs").iterdir() if p.name.startswith(".")]  # no temp folders left
 
 
-def test_output_folder_is_replaced_whole(tmp_path: Path) -> None:
-    out = tmp_path / "a"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
-    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(out), "--json"])
-    assert r.exit_code == 0
-    assert not (out / "stale.txt").exists()
-
-
 def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
     import apisim.report
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(apisim.report.Document, "write", boom)
+    monkeypatch.setattr(apisim.report.Page, "write", boom)
     from apisim import simulate
 
     res = simulate(ROOT / "scenarios" / "07-burst.yaml")

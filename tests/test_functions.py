@@ -109,7 +109,6 @@ def make_pool(**kw) -> FunctionPool:
         scaling=TokenBucket(1000, 1000),
         account=None,
         init_billed=True,
-        warmup=0.0,
         busy=LevelLog(0, 100, 1),
         live=LevelLog(0, 100, 1),
     )
@@ -125,14 +124,14 @@ def live(pool: FunctionPool, at: float) -> float:
 
 def test_warm_reuse_takes_the_most_recently_used_instance_and_idle_ones_expire() -> None:
     pool = make_pool()
-    a, b = pool.invoke(0.0), pool.invoke(0.2)  # two cold starts A and B, ending at 1.5 and 1.7
+    a, b = pool.invoke(0.0, True), pool.invoke(0.2, True)  # two cold starts A and B, ending at 1.5 and 1.7
     assert a[0] and b[0]
-    c = pool.invoke(2.0)  # both idle; the newest (B, idle since 1.7, expiring at 11.7) is reused
+    c = pool.invoke(2.0, True)  # both idle; the newest (B, idle since 1.7, expiring at 11.7) is reused
     assert not c[0]
     assert pool._idle == [11.5]  # A went idle at 1.5 and expires at 11.5
     # B is busy again until 3.0, so it expires at 13.0 unless reused: at 12.0 it is (busy until 13.0).
-    assert not pool.invoke(12.0)[0]
-    d = pool.invoke(23.1)
+    assert not pool.invoke(12.0, True)[0]
+    d = pool.invoke(23.1, True)
     assert d[0]  # B expired at 23.0 (idle since 13.0), a new instance starts
     assert live(pool, 5) == 2 and live(pool, 12) == 1 and live(pool, 24) == 1
 
@@ -142,38 +141,38 @@ def test_billed_duration_is_rounded_up_to_the_millisecond_and_includes_init() ->
         duration=draws(Constant(0.0421), np.random.default_rng(0)),
         cold_start=draws(Constant(0.3), np.random.default_rng(0)),
     )
-    cold = pool.invoke(0.0)
-    warm = pool.invoke(5.0)
+    cold = pool.invoke(0.0, True)
+    warm = pool.invoke(5.0, True)
     assert cold[4] == 343  # 300 ms init + 42.1 ms run, rounded up
     assert warm[4] == 43
     no_init = make_pool(duration=draws(Constant(0.0421), np.random.default_rng(0)), init_billed=False)
-    assert no_init.invoke(0.0)[4] == 43
+    assert no_init.invoke(0.0, True)[4] == 43
 
 
 def test_provisioned_instances_never_cold_start() -> None:
     pool = make_pool(provisioned=3)
-    results = [pool.invoke(t) for t in (0.0, 0.1, 0.2)]
+    results = [pool.invoke(t, True) for t in (0.0, 0.1, 0.2)]
     assert not any(r[0] for r in results) and pool.stats.provisioned_invocations == 3
-    assert pool.invoke(0.3)[0]  # the fourth concurrent one spills over to on-demand
-    assert not pool.invoke(500.0)[0]  # provisioned instances are back and never expire
+    assert pool.invoke(0.3, True)[0]  # the fourth concurrent one spills over to on-demand
+    assert not pool.invoke(500.0, True)[0]  # provisioned instances are back and never expire
     assert pool.stats.provisioned_invocations == 4
 
 
 def test_scaling_rate_caps_new_instances() -> None:
     pool = make_pool(scaling=TokenBucket(1.0, 10))  # 10 new instances, then 1 per second
-    results = [pool.invoke(0.0) for _ in range(15)]
+    results = [pool.invoke(0.0, True) for _ in range(15)]
     assert sum(r is not None for r in results) == 10
     assert pool.stats.throttles == pool.stats.throttles_scaling == 5
-    assert pool.invoke(1.0) is not None  # one more token a second later
+    assert pool.invoke(1.0, True) is not None  # one more token a second later
 
 
 def test_account_pool_is_shared_by_unreserved_functions() -> None:
     account = AccountPool(limit=3)
     f = make_pool(account=account)
     g = make_pool(account=account)
-    assert all(p.invoke(0.0) is not None for p in (f, f, g))
-    assert g.invoke(0.5) is None  # the account is full (runs last 1 s + 0.5 s init)
-    assert f.invoke(1.6) is not None  # completions at 1.5 free the shared pool
+    assert all(p.invoke(0.0, True) is not None for p in (f, f, g))
+    assert g.invoke(0.5, True) is None  # the account is full (runs last 1 s + 0.5 s init)
+    assert f.invoke(1.6, True) is not None  # completions at 1.5 free the shared pool
 
 
 def test_function_timeout_is_an_error_and_integration_timeout_a_504() -> None:

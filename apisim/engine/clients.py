@@ -31,6 +31,10 @@ class ArrivalProcess(ABC):
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         """Sorted arrival times in [t0, t1); windows are asked for in order, without gaps."""
 
+    @abstractmethod
+    def expected(self, t0: float, t1: float) -> float:
+        """About how many values ``times(t0, t1)`` will hold at once (never much less): sizes windows."""
+
 
 class Poisson(ArrivalProcess):
     """Homogeneous Poisson arrivals at ``rate`` per second."""
@@ -42,6 +46,9 @@ class Poisson(ArrivalProcess):
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         n = rng.poisson(self.rate * (t1 - t0))
         return np.sort(rng.uniform(t0, t1, n))
+
+    def expected(self, t0: float, t1: float) -> float:
+        return self.rate * (t1 - t0)
 
 
 class ProfiledPoisson(ArrivalProcess):
@@ -82,6 +89,9 @@ class ProfiledPoisson(ArrivalProcess):
         mean = float(np.trapezoid(rate_at(grid), grid) / duration) if duration > 0 else float(rs[0])
         return cls(rate_at, peak_in, mean)
 
+    def expected(self, t0: float, t1: float) -> float:
+        return self.peak_in(t0, t1) * (t1 - t0)  # thinning draws this many candidates
+
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         peak = self.peak_in(t0, t1)
         if peak <= 0:
@@ -101,39 +111,68 @@ class Constant(ArrivalProcess):
         self.count = count
         self.mean_rate = rate
 
-    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+    def _indices(self, t0: float, t1: float) -> tuple[int, int]:
         # Index range from the window edges; the same formula at a shared edge gives the same k,
         # so no arrival is lost or repeated between windows.
         lo = max(0, math.ceil((t0 - self.start) * self.rate - EPS))
         hi = max(0, math.ceil((t1 - self.start) * self.rate - EPS))
         if self.count is not None:
             hi = min(hi, self.count)
+        return lo, hi
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = self._indices(t0, t1)
         if hi <= lo:
             return np.empty(0)
         return self.start + np.arange(lo, hi, dtype=float) / self.rate
+
+    def expected(self, t0: float, t1: float) -> float:
+        lo, hi = self._indices(t0, t1)
+        return float(max(0, hi - lo))
 
 
 class Burst(ArrivalProcess):
     """``rate`` evenly spaced requests per second for ``duration``, from ``start``, every ``every`` (or once)."""
 
-    def __init__(self, rate: float, duration: float, start: float, every: float | None, horizon: float) -> None:
+    def __init__(
+        self, rate: float, duration: float, start: float, every: float | None, horizon: float, per_burst: int
+    ) -> None:
         self.rate = rate
         self.duration = duration
         self.start = start
         self.every = every
-        self.per_burst = max(0, math.ceil(duration * rate - EPS))
+        self.per_burst = per_burst
         if every is None:
             self.mean_rate = self.per_burst / horizon
         else:
             self.mean_rate = self.per_burst / every
 
-    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+    def _bursts(self, t0: float, t1: float) -> range:
+        """Indices of the bursts that may have arrivals in [t0, t1)."""
         if self.every is None:
-            starts = [self.start]
-        else:
-            first = max(0, math.floor((t0 - self.start - self.duration) / self.every))
-            last = math.floor((t1 - self.start) / self.every)
-            starts = [self.start + m * self.every for m in range(first, last + 1)]
+            return range(1) if t0 < self.start + self.duration and self.start < t1 else range(0)
+        first = max(0, math.floor((t0 - self.start - self.duration) / self.every))
+        last = math.floor((t1 - self.start) / self.every)
+        return range(first, last + 1)
+
+    def expected(self, t0: float, t1: float) -> float:
+        """Exactly how many arrivals [t0, t1) holds, in constant time however many bursts it spans."""
+        bursts = self._bursts(t0, t1)
+        if not bursts:
+            return 0.0
+        every = self.every or 0.0
+
+        def part(m: int) -> int:
+            lo, hi = Constant(self.rate, self.start + m * every, self.per_burst)._indices(t0, t1)
+            return max(0, hi - lo)
+
+        # The first index may be a burst that ended before t0, so the second may be cut too; every
+        # burst after those and before the last lies whole inside the window (every ≥ duration).
+        edges = sorted({bursts[0], bursts[min(1, len(bursts) - 1)], bursts[-1]})
+        return float(sum(part(m) for m in edges) + max(0, len(bursts) - 3) * self.per_burst)
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        starts = [self.start + m * (self.every or 0.0) for m in self._bursts(t0, t1)]
         parts = [Constant(self.rate, s, self.per_burst).times(t0, t1, rng) for s in starts]
         parts = [p for p in parts if p.size]
         return np.concatenate(parts) if parts else np.empty(0)
@@ -149,6 +188,10 @@ class Trace(ArrivalProcess):
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         lo, hi = np.searchsorted(self.recorded, [t0, t1], side="left")
         return self.recorded[lo:hi]
+
+    def expected(self, t0: float, t1: float) -> float:
+        lo, hi = np.searchsorted(self.recorded, [t0, t1], side="left")
+        return float(hi - lo)
 
 
 def zipf_probabilities(count: int, exponent: float) -> np.ndarray:
@@ -217,6 +260,15 @@ class Population:
     retry: RetryPolicy | None
     plan: UsagePlan | None
     streams: dict[str, np.random.Generator]
+
+    def ties(self, n: int) -> np.ndarray:
+        """Random keys that order this client's arrivals among others' at the same instant.
+
+        Why: sorting by time alone would let the client listed first in the file always win a
+        tie (a token, a cache write); keys from the client's own stream make the file's order
+        irrelevant.
+        """
+        return self.streams["ties"].random(n)
 
     def attributes(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Attributes of the next ``n`` requests.

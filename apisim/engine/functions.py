@@ -81,7 +81,6 @@ class FunctionPool:
         scaling: TokenBucket,
         account: AccountPool | None,
         init_billed: bool,
-        warmup: float,
         busy: LevelLog,
         live: LevelLog,
     ) -> None:
@@ -98,7 +97,6 @@ class FunctionPool:
         self._scaling = scaling
         self._account = account
         self._init_billed = init_billed
-        self._warmup = warmup
         self.busy_log = busy
         self.live_log = live
         self.stats = FunctionStats()
@@ -109,7 +107,7 @@ class FunctionPool:
         self._provisioned_completions: list[float] = []
         if account is not None:
             account.members.append(self)
-        live.ups.extend([0.0] * provisioned)
+        live.start_at(provisioned)  # provisioned environments are live from the start
 
     def advance(self, now: float) -> None:
         """Replay the completions due by ``now``: their instances go idle, newest on top."""
@@ -132,18 +130,18 @@ class FunctionPool:
             if self._account is not None:
                 self._account.busy -= done
 
-    def invoke(self, now: float) -> Invocation | None:
+    def invoke(self, now: float, counted: bool) -> Invocation | None:
         """Start an invocation at ``now``; None if it is throttled.
 
         Caps apply in AWS's order: reserved concurrency, then the account's unreserved pool,
-        then (only for a new instance) the per-function scaling rate.
+        then (only for a new instance) the per-function scaling rate. ``counted``: whether the
+        attempt that caused it arrived after warm-up (one warm-up rule for every count).
         """
         completions = self._completions
         provisioned_completions = self._provisioned_completions
         if (completions and completions[0] <= now) or (provisioned_completions and provisioned_completions[0] <= now):
             self.advance(now)
         stats = self.stats
-        counted = now >= self._warmup
         account = self._account
         if self.reserved is not None:
             admitted = self.busy < self.reserved

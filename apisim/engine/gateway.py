@@ -200,7 +200,7 @@ class Gateway:
             else:
                 self._admit(now, req, now, overhead, 0.0, 1)
             return
-        inv = auth.pool.invoke(now)  # type: ignore[union-attr]
+        inv = auth.pool.invoke(now, counted)  # type: ignore[union-attr]
         if inv is None:
             # API Gateway answers 500 when it cannot run the authorizer.
             self._finish(now, req, BACKEND_THROTTLED, 500, overhead, 0.0, 0.0, 0)
@@ -251,7 +251,7 @@ class Gateway:
         cache_key = -1
         if route.cached:
             cache_key = route.index * self._key_space + req.cache_key
-            counted = now >= self.warmup
+            counted = t0 >= self.warmup  # counts follow the attempt's arrival, as every count does
             if self.cache.lookup(cache_key, now):  # type: ignore[union-attr]
                 if counted:
                     self.counters.cache_hits += 1
@@ -274,7 +274,7 @@ class Gateway:
     ) -> None:
         timeout = route.timeout
         if route.kind == LAMBDA:
-            inv = route.pool.invoke(now)  # type: ignore[union-attr]
+            inv = route.pool.invoke(now, t0 >= self.warmup)  # type: ignore[union-attr]
             if inv is None:
                 self._finish(t0, req, BACKEND_THROTTLED, 500, overhead, auth_s, 0.0, auth_hit, route.function, -1)
                 return

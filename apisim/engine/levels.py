@@ -31,6 +31,11 @@ class LevelLog:
         self._area_at_edges = np.zeros(len(self.edges))
         self._level_at_start = 0
 
+    def start_at(self, level: int) -> None:
+        """Begin at ``level`` instead of 0 (as ``level`` ups at time 0, without holding one entry each)."""
+        self._area_at_edges += level * self.edges
+        self._level_at_start += level
+
     def _g(self, times: list[float]) -> tuple[np.ndarray, int]:
         """G(times, x) at every edge, and how many of the times are at or before the window start."""
         s = np.sort(np.asarray(times, dtype=float))

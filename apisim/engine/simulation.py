@@ -11,15 +11,14 @@ own agenda (see :mod:`apisim.engine.functions`).
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import simpy
 
+from apisim.budget import ARRIVALS_PER_WINDOW, bucket_width, peak_rate
 from apisim.distributions import Constant as ConstantDist
 from apisim.distributions import Distribution, Lognormal, Scaled, draws, uniforms
 from apisim.engine.cache import TtlCache
@@ -40,7 +39,6 @@ from apisim.engine.levels import LevelLog
 from apisim.engine.records import AttemptLog, Records
 from apisim.engine.tally import Tally
 from apisim.engine.throttle import TokenBucket, UsagePlan
-from apisim.loading import Problem, ScenarioError
 from apisim.outcomes import Outcome
 from apisim.randomness import stream
 from apisim.scenario import (
@@ -54,22 +52,10 @@ from apisim.scenario import (
     TraceArrival,
 )
 
-MAX_REQUESTS = 30_000_000
-"""Estimated attempts above which a run is refused without ``force`` (minutes of wall time)."""
-
-ARRIVALS_PER_WINDOW = 32_768
-
-RECORDS_AUTO_LIMIT = 1_000_000
-"""Runs estimated at or below this many attempts keep per-attempt records unless told otherwise."""
-
 # Latency estimates where AWS publishes none (data/limits.yaml, "estimates").
 DEFAULT_OVERHEAD_MS = {"rest": (10.0, 25.0), "http": (3.0, 9.0)}  # (median, p99)
 DEFAULT_AUTH_LATENCY_MS = {"cognito": 5.0, "iam": 2.0, "jwt": 1.0}
 STATUSES = (200, 400, 401, 403, 429, 500, 502, 504)
-
-
-class RunTooLarge(Exception):
-    """The run would take too long; the message gives the estimate and how to force it."""
 
 
 @dataclass
@@ -134,36 +120,9 @@ def _arrival_process(sc: Scenario, index: int) -> ArrivalProcess:
     if isinstance(arrival, ConstantArrival):
         return Constant(arrival.rate, arrival.start)
     if isinstance(arrival, BurstArrival):
-        return Burst(arrival.rate, arrival.duration, arrival.start, arrival.every, horizon)
+        return Burst(arrival.rate, arrival.duration, arrival.start, arrival.every, horizon, arrival.per_burst)
     assert isinstance(arrival, TraceArrival)
-    return Trace(_read_trace(sc, index, arrival), horizon)
-
-
-def _read_trace(sc: Scenario, index: int, arrival: TraceArrival) -> np.ndarray:
-    import pandas as pd
-
-    path = Path(sc.base_dir) / arrival.file
-    loc = ("clients", index, "arrival", "file")
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise ScenarioError(sc.name, [Problem(loc, f"trace file not found: {path}")]) from None
-    except Exception as exc:  # any parse failure is the user's file, not our bug
-        raise ScenarioError(sc.name, [Problem(loc, f"cannot read trace {path}: {exc}")]) from None
-    if arrival.column not in frame:
-        raise ScenarioError(
-            sc.name,
-            [Problem(loc, f"trace {path} has no column {arrival.column!r} (columns: {', '.join(frame.columns)})")],
-        )
-    times = pd.to_numeric(frame[arrival.column], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(times).any() or (times < 0).any():
-        raise ScenarioError(sc.name, [Problem(loc, f"trace {path}: column {arrival.column!r} must hold seconds ≥ 0")])
-    return times
-
-
-def estimate_attempts(sc: Scenario) -> float:
-    """Expected number of first attempts in the run (retries come on top)."""
-    return sum(_arrival_process(sc, i).mean_rate for i in range(len(sc.clients))) * sc.simulation.duration
+    return Trace(arrival.times, horizon)
 
 
 class _Run:
@@ -175,7 +134,7 @@ class _Run:
         sim = sc.simulation
         self.duration = sim.duration
         self.warmup = sim.warmup
-        self.width = sim.bucket or _default_bucket(sim.duration)
+        self.width = bucket_width(sc)
         self.env = simpy.Environment()
         self.log = AttemptLog() if records else None
         self.tally = Tally(
@@ -244,7 +203,6 @@ class _Run:
                 scaling=TokenBucket(scaling.instances / scaling.per, scaling.instances),
                 account=None if f.reserved_concurrency is not None else account,
                 init_billed=f.init_billed,
-                warmup=self.warmup,
                 busy=self._level(),
                 live=self._level(),
             )
@@ -313,7 +271,8 @@ class _Run:
         prefix = f"client/{c.name}/"
         mix = sc.client_routes(c)
         route_names = [r.route for r in sc.api.routes]
-        chosen = [(route_names.index(name), w) for name, w in mix.items() if w > 0]
+        # In route-name order, so the order of routes in the file does not change which route a draw picks.
+        chosen = [(route_names.index(name), w) for name, w in sorted(mix.items()) if w > 0]
         route_index = np.array([i for i, _ in chosen], dtype=np.int64)
         weights = np.array([w for _, w in chosen], dtype=float)
         route_cdf = np.cumsum(weights) / weights.sum()
@@ -342,7 +301,7 @@ class _Run:
             )
         streams = {
             name: self.rng(prefix + name)
-            for name in ("routes", "api_keys", "bad_keys", "tokens", "bad_tokens", "cache_keys", "validation")
+            for name in ("routes", "api_keys", "bad_keys", "tokens", "bad_tokens", "cache_keys", "validation", "ties")
         }
         keys = c.cache_keys
         return Population(
@@ -365,6 +324,25 @@ class _Run:
             streams=streams,
         )
 
+    def _window(self, t0: float, width: float) -> float:
+        """A window from ``t0`` holding about :data:`ARRIVALS_PER_WINDOW` arrivals.
+
+        Why: the window's arrivals are held in memory at once, so a dense burst must be cut into
+        short windows, and a quiet stretch is crossed in long ones. Widths double or halve from
+        the last one; for a steady rate the first guess stands.
+        """
+        clients = self.clients
+        end = self.duration
+
+        def expected(w: float) -> float:
+            return sum(c.arrivals.expected(t0, min(end, t0 + w)) for c in clients)
+
+        while t0 + width < end and expected(width) < ARRIVALS_PER_WINDOW / 2:
+            width *= 2.0
+        while width > 1e-6 and expected(width) > 2 * ARRIVALS_PER_WINDOW:
+            width /= 2.0
+        return width
+
     def _fold(self) -> None:
         """Between windows: fold what the window produced, so memory stays flat."""
         self.tally.fold()
@@ -380,13 +358,14 @@ class _Run:
         peek = env.peek
         attempt = self.gateway.attempt
         clients = self.clients
-        total_rate = sum(c.arrivals.mean_rate for c in clients)
-        window = min(self.duration, max(1.0, ARRIVALS_PER_WINDOW / total_rate if total_rate > 0 else self.duration))
+        peak = peak_rate(self.sc)
+        window = min(self.duration, ARRIVALS_PER_WINDOW / peak if peak > 0 else self.duration)
         gateway = self.gateway
         single = clients[0] if len(clients) == 1 else None
         next_id = 0
         t0 = 0.0
         while t0 < self.duration:
+            window = self._window(t0, window)
             t1 = min(self.duration, t0 + window)
             times_per_client = [c.arrivals.times(t0, t1, c.arrival_rng) for c in clients]
             attrs = [c.attributes(len(t)) for c, t in zip(clients, times_per_client, strict=True)]
@@ -395,8 +374,9 @@ class _Run:
                 times = times_per_client[0].tolist()
                 columns = [a.tolist() for a in attrs[0]]
             else:
-                # Merge the clients' arrivals in time order, each with its request's attributes.
-                order = np.argsort(np.concatenate(times_per_client), kind="stable")
+                # Merge the clients' arrivals in time order; ties go by random keys, not the file's order.
+                ties = np.concatenate([c.ties(len(t)) for c, t in zip(clients, times_per_client, strict=True)])
+                order = np.lexsort((ties, np.concatenate(times_per_client)))
                 times = np.concatenate(times_per_client)[order].tolist()
                 owner_index = np.concatenate([np.full(len(t), i) for i, t in enumerate(times_per_client)])[order]
                 owners = [clients[i] for i in owner_index.tolist()]
@@ -449,37 +429,15 @@ def _scaled(dist: Distribution, factor: float) -> Distribution:
     return dist if factor == 1.0 else Scaled(dist, factor)
 
 
-def _default_bucket(duration: float) -> float:
-    """About 200 buckets, rounded to a readable width."""
-    raw = duration / 200
-    for nice in (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400):
-        if raw <= nice:
-            return float(nice)
-    return float(math.ceil(raw / 86400) * 86400)
-
-
 def run(
-    sc: Scenario,
-    seed: int | None = None,
-    *,
-    force: bool = False,
-    records: bool | None = None,
-    progress: Callable[[float], None] | None = None,
+    sc: Scenario, seed: int | None = None, *, records: bool, progress: Callable[[float], None] | None = None
 ) -> RunLog:
     """Simulate ``sc`` once. ``seed`` defaults to the scenario's own.
 
-    ``records``: keep one row per attempt (True), or only the running totals (False); by
-    default rows are kept for runs of at most :data:`RECORDS_AUTO_LIMIT` attempts. Raises
-    :class:`RunTooLarge` if the run is estimated above :data:`MAX_REQUESTS` attempts and
-    ``force`` is not set.
+    ``records``: keep one row per attempt (True), or only the running totals (False). The run's
+    size is not checked here: :func:`apisim.budget.check` does that before any work starts.
     """
-    expected = estimate_attempts(sc)
-    if records is None:
-        records = expected <= RECORDS_AUTO_LIMIT
-    if not force and expected > MAX_REQUESTS:
-        raise RunTooLarge(
-            f"{sc.name}: about {expected:,.0f} requests would be simulated "
-            f"(limit {MAX_REQUESTS:,} without --force; a few minutes per 10 million). "
-            "Shorten simulation.duration, or pass --force (force=True in Python) to run it anyway."
-        )
-    return _Run(sc, sc.simulation.seed if seed is None else seed, records).run(progress)
+    seed = sc.simulation.seed if seed is None else seed
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"a seed is an integer from 0 to 2**64 - 1, got {seed}")
+    return _Run(sc, seed, records).run(progress)

@@ -32,13 +32,14 @@ def keys(values: np.ndarray) -> np.ndarray:
 class LatencySketch:
     """Quantiles of durations (seconds) within 0.5% relative error, mergeable."""
 
-    __slots__ = ("count", "maximum", "sketch", "total")
+    __slots__ = ("count", "maximum", "minimum", "sketch", "total")
 
     def __init__(self) -> None:
         self.sketch = DDSketch(relative_accuracy=ACCURACY)
         self.total = 0.0
         self.count = 0
         self.maximum = 0.0
+        self.minimum = float("inf")
 
     def add_many(self, values: np.ndarray, value_keys: np.ndarray | None = None) -> None:
         """Add a batch of durations in seconds (``value_keys``: their :func:`keys`, if known)."""
@@ -47,6 +48,7 @@ class LatencySketch:
         self.total += float(values.sum())
         self.count += int(values.size)
         self.maximum = max(self.maximum, float(values.max()))
+        self.minimum = min(self.minimum, float(values.min()))
         if value_keys is None:
             value_keys = keys(values)
         distinct, counts = np.unique(value_keys, return_counts=True)
@@ -62,14 +64,19 @@ class LatencySketch:
             self.total += other.total
             self.count += other.count
             self.maximum = max(self.maximum, other.maximum)
+            self.minimum = min(self.minimum, other.minimum)
 
     def quantile(self, q: float) -> float | None:
-        """The q-quantile in seconds (None when empty); ``quantile(1)`` is the exact maximum."""
+        """The q-quantile in seconds (None when empty); ``quantile(1)`` is the exact maximum.
+
+        The sketch answers with its bucket's value, up to 0.5% beyond any value it holds, so the
+        answer is kept within the exact minimum and maximum: no percentile above ``max``.
+        """
         if not self.count:
             return None
         if q >= 1.0:
             return self.maximum
-        return float(self.sketch.get_quantile_value(q))
+        return min(self.maximum, max(self.minimum, float(self.sketch.get_quantile_value(q))))
 
     @property
     def mean(self) -> float | None:

@@ -60,7 +60,7 @@ class Tally:
         self.per_bucket = {
             k: np.zeros(n, dtype=np.int64) for k in ("offered", "ok", "cache_hit", "status_429", "status_5xx")
         }
-        self.bucket_latency = [LatencySketch() for _ in range(n)]
+        self.bucket_latency: list[LatencySketch | None] = [None] * n  # made when a bucket sees an attempt
 
     def fold(self) -> None:
         """Fold the pending attempts and requests into the totals."""
@@ -92,7 +92,11 @@ class Tally:
         sorted_buckets = bucket[order]
         cuts = np.flatnonzero(np.diff(sorted_buckets)) + 1
         for part in np.split(order, cuts):
-            self.bucket_latency[int(bucket[part[0]])].add_many(latency[part], lkeys[part])
+            b = int(bucket[part[0]])
+            sketch = self.bucket_latency[b]
+            if sketch is None:
+                sketch = self.bucket_latency[b] = LatencySketch()
+            sketch.add_many(latency[part], lkeys[part])
 
         post = t >= self.warmup
         if not post.any():

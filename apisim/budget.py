@@ -1,0 +1,250 @@
+"""How much time and memory a run will need, estimated from the validated scenario before any work starts.
+
+Every resource a scenario can ask for has a limit here, and every limit is checked the same way by
+``apisim validate``, ``apisim run`` and the Python API: a run above a limit is refused with
+:class:`~apisim.problems.RunTooLarge`, which names the file, the line, the estimate and the way to
+go ahead anyway (``--force``, ``force=True``). The estimates are upper bounds where one is cheap to
+get (retries at their maximum, a burst cut by the end counted whole) and expectations otherwise.
+
+The memory figures are apisim's own working memory on top of the interpreter and libraries
+(about 150 MB); the per-item costs were measured on CPython 3.11 (see ``tests/test_budget.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from apisim.problems import Loc, Problem, RunTooLarge
+from apisim.scenario import Client, Scenario, TraceArrival
+
+MAX_ATTEMPTS = 30_000_000
+"""Attempts (first attempts plus every retry a client may send) a run may make without ``force``:
+a few minutes of wall time."""
+
+MAX_MEMORY_BYTES = 350 * 2**20
+"""apisim's own working memory a run may need without ``force`` (the process stays under 500 MB)."""
+
+MAX_BUCKETS = 20_000
+"""Timeseries buckets (``simulation.duration / simulation.bucket``) without ``force``."""
+
+RECORDS_AUTO_LIMIT = 1_000_000
+"""Runs estimated at or below this many attempts keep per-attempt records unless told otherwise."""
+
+ARRIVALS_PER_WINDOW = 32_768
+"""Arrivals generated at once: the run's working set (see :mod:`apisim.engine.simulation`)."""
+
+# Bytes per item, measured (tests/test_budget.py keeps them honest).
+RECORD_BYTES = 340  # one attempt kept as a record, read back as a DataFrame row
+WINDOW_ARRIVAL_BYTES = 300  # one arrival in the current window: arrays, lists and tally entries
+KEY_STATE_BYTES = 260  # one API key's throttle bucket and quota
+CACHE_ENTRY_BYTES = 120  # one entry of the response or authorizer cache
+ZIPF_KEY_BYTES = 24  # one key of a Zipf popularity table (and the temporaries that build it)
+BUCKET_BYTES = 4_000  # one timeseries bucket: its latency sketch and counters
+LEVEL_BUCKET_BYTES = 40  # one bucket of a function's busy and live levels
+INSTANCE_BYTES = 150  # one execution environment, busy or idle
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What one run is expected to need."""
+
+    first_attempts: float
+    attempts: float  # with every retry a client may send: an upper bound
+    buckets: int
+    records: bool
+    memory: dict[str, float] = field(default_factory=dict)  # bytes by part
+
+    @property
+    def memory_bytes(self) -> float:
+        return sum(self.memory.values())
+
+
+def bucket_width(sc: Scenario) -> float:
+    """The timeseries bucket: the scenario's own, or about 200 buckets at a readable width."""
+    sim = sc.simulation
+    if sim.bucket is not None:
+        return sim.bucket
+    raw = sim.duration / 200
+    for nice in (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400):
+        if raw <= nice:
+            return float(nice)
+    return float(math.ceil(raw / 86400) * 86400)
+
+
+def client_arrivals(sc: Scenario, client: Client) -> float:
+    """Expected first attempts of ``client`` in the run (an upper bound for bursts)."""
+    return client.arrival.expected_arrivals(sc.simulation.duration)
+
+
+def peak_rate(sc: Scenario) -> float:
+    """The sum of every client's highest arrival rate: sizes the windows of arrivals."""
+    return math.fsum(c.arrival.peak_rate(sc.simulation.duration) for c in sc.clients)
+
+
+def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
+    """Attempts, buckets and working memory of one run of ``sc``.
+
+    ``records``: whether per-attempt rows will be kept (None: apisim's default, for runs of at most
+    :data:`RECORDS_AUTO_LIMIT` attempts).
+    """
+    sim = sc.simulation
+    first = {c.name: client_arrivals(sc, c) for c in sc.clients}
+    tries = {c.name: first[c.name] * (c.retry.max_attempts if c.retry is not None else 1) for c in sc.clients}
+    attempts = math.fsum(tries.values())
+    if records is None:
+        records = attempts <= RECORDS_AUTO_LIMIT
+    buckets = max(1, math.ceil(sim.duration / bucket_width(sc)))
+    memory: dict[str, float] = {}
+    if records:
+        memory["records"] = attempts * RECORD_BYTES
+    # Windows hold about ARRIVALS_PER_WINDOW arrivals (twice that at most), but arrivals at one
+    # instant cannot be split: a trace may put many at the same time.
+    at_once = sum(c.arrival.most_at_once for c in sc.clients if isinstance(c.arrival, TraceArrival))
+    memory["window"] = min(max(2 * ARRIVALS_PER_WINDOW, at_once), attempts) * WINDOW_ARRIVAL_BYTES
+    keys = 0.0
+    for c in sc.clients:
+        if c.usage_plan is not None:
+            keys += min(c.api_keys, tries[c.name])
+    memory["api_keys"] = keys * KEY_STATE_BYTES
+    cached_routes = sum(1 for r in sc.api.routes if sc.route_cached(r))
+    if cached_routes:
+        key_space = max(c.cache_keys.count for c in sc.clients)
+        memory["response_cache"] = min(cached_routes * key_space, attempts) * CACHE_ENTRY_BYTES
+    if sc.api.authorizer.type == "lambda":
+        memory["authorizer_cache"] = min(max(c.auth_tokens for c in sc.clients), attempts) * CACHE_ENTRY_BYTES
+    memory["zipf_tables"] = float(
+        sum(c.cache_keys.count for c in sc.clients if c.cache_keys.zipf > 0 and c.cache_keys.count > 1)
+        * ZIPF_KEY_BYTES
+    )
+    memory["timeseries"] = buckets * (BUCKET_BYTES + LEVEL_BUCKET_BYTES * len(sc.functions))
+    concurrency = sc.account.lambda_concurrency
+    memory["instances"] = min(concurrency, attempts) * INSTANCE_BYTES * max(1, min(len(sc.functions), 4))
+    return Estimate(first_attempts=math.fsum(first.values()), attempts=attempts, buckets=buckets,
+                    records=records, memory=memory)  # fmt: skip
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def problems(sc: Scenario, *, records: bool | None = None) -> list[tuple[Loc, str, None]]:
+    """Every limit ``sc`` exceeds, as ``(location, message, None)``; empty if the run fits."""
+    est = estimate(sc, records=records)
+    out: list[tuple[Loc, str, None]] = []
+    force = "pass --force (force=True in Python) to run it anyway"
+    if est.attempts > MAX_ATTEMPTS:
+        retries = est.attempts > est.first_attempts
+        detail = (
+            f"up to {est.attempts:,.0f} attempts ({est.first_attempts:,.0f} requests and the retries clients may send)"
+            if retries
+            else f"about {est.attempts:,.0f} requests"
+        )
+        out.append(
+            (
+                ("simulation", "duration"),
+                f"the run would simulate {detail}; the limit is {MAX_ATTEMPTS:,} (a few minutes per 10 million). "
+                f"Shorten simulation.duration, or {force}",
+                None,
+            )
+        )
+    memory = dict(est.memory)
+    if est.buckets > MAX_BUCKETS:
+        memory.pop("timeseries")  # said once, here
+        out.append(
+            (
+                ("simulation", "bucket"),
+                f"{est.buckets:,} timeseries buckets (duration / bucket); the limit is {MAX_BUCKETS:,}. "
+                f"Use a wider bucket, or {force}",
+                None,
+            )
+        )
+    total = sum(memory.values())
+    if total > MAX_MEMORY_BYTES:
+        part, worst = max(memory.items(), key=lambda kv: kv[1])
+        out.append(
+            (
+                _MEMORY_LOCATIONS.get(part, ()),
+                f"the run would need about {_mb(total)} of working memory ({part}: {_mb(worst)}); "
+                f"the limit is {_mb(MAX_MEMORY_BYTES)}. {_MEMORY_HINTS.get(part, 'Simulate less, or ')}{force}",
+                None,
+            )
+        )
+    return out
+
+
+_MEMORY_LOCATIONS: dict[str, Loc] = {
+    "records": ("simulation", "duration"),
+    "timeseries": ("simulation", "bucket"),
+    "api_keys": ("clients",),
+    "response_cache": ("clients",),
+    "authorizer_cache": ("clients",),
+    "zipf_tables": ("clients",),
+    "instances": ("account", "lambda_concurrency"),
+    "window": ("clients",),
+}
+_MEMORY_HINTS = {
+    "records": "Per-attempt records cost about 340 bytes each: run without --records, or shorten the run; ",
+    "api_keys": "Each API key holds its own bucket and quota: use fewer api_keys, or ",
+    "response_cache": "Every distinct cache key is an entry: use fewer cache_keys, or ",
+    "authorizer_cache": "Every distinct token is a cache entry: use fewer auth_tokens, or ",
+    "zipf_tables": "A Zipf popularity table holds every key: use fewer cache_keys, or ",
+    "window": "A trace's arrivals are held at once: use a shorter trace, or ",
+    "timeseries": "Use a wider simulation.bucket, or ",
+    "instances": "Lower account.lambda_concurrency, or ",
+}
+
+
+def check(sc: Scenario, *, force: bool = False, records: bool | None = None) -> Estimate:
+    """The run's estimate; raises :class:`RunTooLarge` (located in the scenario's file) above any limit."""
+    if not force:
+        found = problems(sc, records=records)
+        if found:
+            raise sc.origin.error(found, RunTooLarge)
+    return estimate(sc, records=records)
+
+
+# ----------------------------------------------------------------------------------------------
+# Studies: many runs
+# ----------------------------------------------------------------------------------------------
+
+MAX_STUDY_RUNS = 2_000
+"""Runs (grid points × replications) a sweep or plan may make without ``force``."""
+
+MAX_STUDY_ATTEMPTS = 300_000_000
+"""Attempts, summed over every run of a study, without ``force``: tens of minutes on two cores."""
+
+
+def check_grid(points: int, replications: int, base: Scenario) -> None:
+    """Refuse a grid of more than :data:`MAX_STUDY_RUNS` runs, before any of its points is built."""
+    runs = points * replications
+    if runs > MAX_STUDY_RUNS:
+        raise RunTooLarge(
+            base.origin.source,
+            [
+                Problem(
+                    (),
+                    f"the study would make {runs:,} runs ({points:,} grid points × {replications} replications); "
+                    f"the limit is {MAX_STUDY_RUNS:,}. Vary fewer values, or pass --force (force=True in Python)",
+                )
+            ],
+        )
+
+
+def check_study(scenarios: list[Scenario], replications: int) -> None:
+    """Refuse a study whose runs add up to more than :data:`MAX_STUDY_ATTEMPTS` attempts (or any run too large)."""
+    total = 0.0
+    for sc in scenarios:
+        total += check(sc, records=False).attempts * replications
+    if total > MAX_STUDY_ATTEMPTS and scenarios:
+        raise RunTooLarge(
+            scenarios[0].origin.source,
+            [
+                Problem(
+                    (),
+                    f"the study would simulate up to {total:,.0f} attempts over {len(scenarios) * replications:,} "
+                    f"runs; the limit is {MAX_STUDY_ATTEMPTS:,}. Shorten the runs (--duration), vary fewer values, "
+                    "or pass --force (force=True in Python)",
+                )
+            ],
+        )

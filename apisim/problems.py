@@ -1,0 +1,89 @@
+"""What can be wrong with an input, said so a person can act on it: file, line, field, what is allowed.
+
+Every check in apisim (the schema, references between sections, trace files, the size of a run)
+reports :class:`Problem` values; they are raised together as one :class:`ScenarioError`, whose
+text is the whole user-facing explanation. This module imports nothing from apisim, so every
+layer can report problems the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Loc = tuple[str | int, ...]
+"""A field path in a scenario: ``("clients", 0, "arrival", "rate")``."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located."""
+
+    loc: Loc
+    message: str
+    line: int | None = None
+    value: Any = None
+
+    @property
+    def path(self) -> str:
+        return ".".join(str(p) for p in self.loc) or "(top level)"
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        got = "" if self.value is None else f" (got {_short(self.value)})"
+        return f"{where}: {self.path}: {self.message}{got}"
+
+
+class ScenarioError(Exception):
+    """An input that cannot be used; ``str()`` is the full user-facing explanation."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        n = len(problems)
+        head = f"{source}: {n} problem{'s' if n != 1 else ''} in the scenario"
+        super().__init__("\n".join([head, *("  " + p.render(source) for p in problems)]))
+
+
+class RunTooLarge(ScenarioError):
+    """A run (or study) that would need more time or memory than apisim allows without ``force``.
+
+    The message gives the estimate, the limit and how to go ahead anyway.
+    """
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        text = f"a number of about {value.bit_length() * 0.30103:.0f} digits" if isinstance(value, int) else "?"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a scenario came from: the file as the user named it, and the line of each field.
+
+    Kept with the validated scenario so that checks made later (the size of a run after
+    ``--duration``, a trace file) still name the file and the line.
+    """
+
+    source: str
+    lines: Mapping[Loc, int] = field(default_factory=dict)
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of the deepest written field along ``loc``."""
+        for end in range(len(loc), -1, -1):
+            found = self.lines.get(tuple(loc[:end]))
+            if found is not None:
+                return found
+        return None
+
+    def error(self, found: Iterable[tuple[Loc, str, Any]], kind: type[ScenarioError] = ScenarioError) -> ScenarioError:
+        """``(location, message, value)`` triples as one located error."""
+        return kind(self.source, [Problem(loc, msg, self.line(loc), value) for loc, msg, value in found])
+
+
+IN_CODE = Origin("<scenario>")
+"""The origin of a scenario built in code (no file, no lines)."""
