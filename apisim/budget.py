@@ -114,8 +114,7 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
     if sc.api.authorizer.type == "lambda":
         memory["authorizer_cache"] = min(max(c.auth_tokens for c in sc.clients), attempts) * CACHE_ENTRY_BYTES
     memory["zipf_tables"] = float(
-        sum(c.cache_keys.count for c in sc.clients if c.cache_keys.zipf > 0 and c.cache_keys.count > 1)
-        * ZIPF_KEY_BYTES
+        sum(c.cache_keys.count for c in sc.clients if c.cache_keys.zipf > 0 and c.cache_keys.count > 1) * ZIPF_KEY_BYTES
     )
     memory["timeseries"] = buckets * (BUCKET_BYTES + LEVEL_BUCKET_BYTES * len(sc.functions))
     concurrency = sc.account.lambda_concurrency

@@ -21,12 +21,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from apisim import __version__, budget
-from apisim.durations import to_seconds
+from apisim.durations import from_text
 from apisim.experiment import DaskUnavailable, Result, simulate
 from apisim.loading import is_comparisons, load, read_comparisons, read_document, validate_scenario
 from apisim.output import OutputRefused, preflight, to_json
 from apisim.problems import ScenarioError
-from apisim.scenario import MAX_SIM_SECONDS, Scenario
+from apisim.scenario import Scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -59,22 +59,22 @@ def _warning(text: str) -> None:
     err.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def _with_overrides(sc: Scenario, duration: str | None, warmup: str | None) -> Scenario:
-    if duration is None and warmup is None:
-        return sc
-    sim = sc.simulation
+def _times(duration: str | None, warmup: str | None) -> tuple[float | None, float | None]:
+    """--duration and --warmup in seconds (``10m``, ``30s``, or a plain number of seconds)."""
     try:
-        new_duration = to_seconds(duration) if duration is not None else sim.duration
-        new_warmup = to_seconds(warmup) if warmup is not None else sim.warmup
+        return (
+            from_text(duration) if duration is not None else None,
+            from_text(warmup) if warmup is not None else None,
+        )
     except ValueError as exc:
         raise UserError(f"--duration/--warmup: {exc}") from None
-    if not 0 < new_duration <= MAX_SIM_SECONDS:
-        raise UserError(f"--duration: a run simulates more than 0 s and at most 366 days, got {new_duration:g}s")
-    if new_warmup >= new_duration:
-        raise UserError(
-            f"warmup ({new_warmup:g}s) must be shorter than duration ({new_duration:g}s); pass --warmup as well"
-        )
-    return sc.model_copy(update={"simulation": sim.model_copy(update={"duration": new_duration, "warmup": new_warmup})})
+
+
+def _with_overrides(sc: Scenario, duration: str | None, warmup: str | None) -> Scenario:
+    try:
+        return sc.with_times(*_times(duration, warmup))
+    except ValueError as exc:
+        raise UserError(f"--duration/--warmup: {exc} (at most 366 days; warm-up shorter than the run)") from None
 
 
 def _prepare(
@@ -466,11 +466,7 @@ def report(
     from apisim.report import write_report
 
     with _user_errors():
-        try:
-            d = to_seconds(duration) if duration is not None else None
-            w = to_seconds(warmup) if warmup is not None else None
-        except ValueError as exc:
-            raise UserError(f"--duration/--warmup: {exc}") from None
+        d, w = _times(duration, warmup)
         outcome = write_report(inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force)
     console = Console()
     console.print(f"report written to [bold]{outcome.folder}[/] ({outcome.folder / 'index.html'})", highlight=False)
@@ -495,7 +491,13 @@ def validate(
     from apisim.report import duplicate_names
 
     failed = 0
-    files = [f for p in scenarios for f in (sorted(x for x in p.glob("*.yaml") if x.is_file()) if p.is_dir() else [p])]
+    files: list[Path] = []
+    for p in scenarios:
+        found = sorted(x for x in p.glob("*.yaml") if x.is_file()) if p.is_dir() else [p]
+        if not found:
+            failed += 1
+            _error(f"{p}: a folder with no scenario files (*.yaml) in it")
+        files += found
     loaded: list[tuple[Path, Scenario]] = []
     for path in files:
         try:

@@ -44,6 +44,15 @@ def to_seconds(value: object, *, bare_unit_s: float = 1.0) -> float:
     return seconds + 0.0  # -0.0 becomes 0.0: numpy refuses a negative zero as a scale
 
 
+def from_text(text: str) -> float:
+    """A duration typed on a command line: ``10m``, ``250ms``, or a plain number of seconds (``90``)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return to_seconds(text)
+    return to_seconds(number)
+
+
 def format_seconds(seconds: float) -> str:
     """Render seconds compactly for people (``90`` → ``1.5m``)."""
     for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):

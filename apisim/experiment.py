@@ -164,7 +164,7 @@ def run_many(
     return results
 
 
-DASK_CONNECT_SECONDS = 10
+DASK_CONNECT_SECONDS = 5
 """How long to wait for a Dask scheduler before saying it cannot be reached."""
 
 

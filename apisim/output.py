@@ -217,7 +217,7 @@ def preflight(target: Path, *, overwrite: bool = False) -> None:
     """
     try:
         info = os.lstat(target)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         _writable_ancestor(target)
         return
     except OSError as exc:
@@ -313,11 +313,11 @@ def _put(tmp: Path, target: Path, files: dict[str, str], kind: str, overwrite: b
     preflight(target, overwrite=overwrite)  # again: someone may have written there meanwhile
     manifest = read_manifest(target)
     ours, other = _survey(target, manifest or {})
-    if not ours and not other:  # empty: replace it whole
-        _rename_whole(tmp, target)
-        return
-    if manifest is not None and not other:
+    if manifest is not None and not other:  # only apisim's files (or none): swap it whole
         _swap(tmp, target, ours)
+        return
+    if not other and not os.path.lexists(target / MARKER):  # empty: replace it whole
+        _rename_whole(tmp, target)
         return
     taken = []
     for f in files:

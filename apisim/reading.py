@@ -38,12 +38,13 @@ def read_bounded(path: Path, limit: int | None, *, what: str = "file", decompres
         raise InputRefused(f"{path} is a folder, not a {what}") from None
     except OSError as exc:
         raise InputRefused(f"cannot open {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as raw:
-        info = os.fstat(raw.fileno())
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise InputRefused(f"{path} is a folder, not a {what}")
-        if not stat.S_ISREG(info.st_mode):
-            raise InputRefused(f"{path} is not a regular file (a FIFO, socket or device); apisim reads only files")
+        raise InputRefused(f"{path} is not a regular file (a FIFO, socket or device); apisim reads only files")
+    with os.fdopen(fd, "rb") as raw:
         if limit is not None and not decompress and info.st_size > limit:
             raise InputRefused(_too_large(path, what, info.st_size, limit))
         try:

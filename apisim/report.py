@@ -233,10 +233,12 @@ def write_report(
     def prepared(path: Path) -> Scenario:
         if path not in loaded:
             sc = load(path, force=force)
-            sim = sc.simulation
-            d = duration if duration is not None else sim.duration
-            w = warmup if warmup is not None else min(sim.warmup, d / 4)
-            loaded[path] = sc.model_copy(update={"simulation": sim.model_copy(update={"duration": d, "warmup": w})})
+            d = duration if duration is not None else sc.simulation.duration
+            w = warmup if warmup is not None else min(sc.simulation.warmup, d / 4)
+            try:
+                loaded[path] = sc.with_times(d, w)
+            except ValueError as exc:
+                raise sc.origin.error([(("simulation",), f"with --duration/--warmup: {exc}", None)]) from None
             budget.check(loaded[path], force=force, records=False)
         return loaded[path]
 

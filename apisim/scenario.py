@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -205,7 +206,7 @@ class Strict(BaseModel):
 
     # allow_inf_nan=False: an infinite rate or ratio is never meant, and would crash the run.
     model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, allow_inf_nan=False
+        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, allow_inf_nan=False, strict=True
     )
 
 
@@ -468,7 +469,10 @@ class PoissonProfile(Strict):
 
 class PointsProfile(Strict):
     type: Literal["points"]
-    points: list[tuple[Seconds, Annotated[float, Field(ge=0, le=MAX_RATE)]]] = Field(
+    # strict=False on the pair only: a YAML list becomes the tuple; its rate stays a strict number.
+    points: list[
+        Annotated[tuple[Seconds, Annotated[float, Field(ge=0, le=MAX_RATE, strict=True)]], Field(strict=False)]
+    ] = Field(
         min_length=1, max_length=100_000, description="[time, rate] pairs, linear between them, flat after the last"
     )
 
@@ -727,6 +731,24 @@ class Scenario(Strict):
         for text in values:
             Slo.parse(text)
         return values
+
+    def with_times(self, duration: float | None = None, warmup: float | None = None) -> Scenario:
+        """A copy that simulates ``duration`` seconds after ``warmup`` (None keeps the scenario's own).
+
+        Checked like the file's own values; raises ``ValueError`` with a message for a person.
+        """
+        if duration is None and warmup is None:
+            return self
+        sim = self.simulation
+        changes = {"duration": sim.duration if duration is None else duration}
+        changes["warmup"] = sim.warmup if warmup is None else warmup
+        try:
+            new = Simulation.model_validate({**sim.model_dump(), **changes})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "simulation"
+            raise ValueError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
+        return self.model_copy(update={"simulation": new})
 
     def route_cached(self, route: Route) -> bool:
         """Whether responses of ``route`` go through the stage cache."""

@@ -56,6 +56,7 @@ def read_trace(path: Path, column: str, *, force: bool = False) -> np.ndarray:
     if column not in header:
         shown = ", ".join(repr(str(c)[:40]) for c in list(header)[:10]) + (", ..." if len(header) > 10 else "")
         raise InputRefused(f"{path} has no column {column!r} (columns: {shown})")
+
     def parse(dtype: Any) -> Any:
         try:
             return pd.read_csv(io.BytesIO(data), usecols=[column], dtype={column: dtype}, keep_default_na=False)[column]

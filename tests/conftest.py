@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from apisim import Result, simulate, validate_scenario
 from apisim.scenario import Scenario
+
+ROOT_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 Z = 4.0
 """Tolerance in standard errors: a correct model fails a check about once in 16,000 runs."""
