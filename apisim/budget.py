@@ -107,12 +107,21 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
         if c.usage_plan is not None:
             keys += min(c.api_keys, tries[c.name])
     memory["api_keys"] = keys * KEY_STATE_BYTES
-    cached_routes = sum(1 for r in sc.api.routes if sc.route_cached(r))
-    if cached_routes:
-        key_space = max(c.cache_keys.count for c in sc.clients)
-        memory["response_cache"] = min(cached_routes * key_space, attempts) * CACHE_ENTRY_BYTES
-    if sc.api.authorizer.type == "lambda":
-        memory["authorizer_cache"] = min(max(c.auth_tokens for c in sc.clients), attempts) * CACHE_ENTRY_BYTES
+    entries = 0.0
+    tokens = 0.0
+    for name, api in sc.all_apis.items():
+        callers = [c for c in sc.clients if sc.client_api(c)[0] == name]
+        if not callers:
+            continue
+        key_space = max(c.cache_keys.count for c in callers)
+        for stage in api.stage_names():  # each stage has its own cache
+            entries += sum(key_space for r in api.routes if sc.route_cached(r, api, stage))
+        if api.authorizer.type == "lambda":
+            tokens += max(c.auth_tokens for c in callers)
+    if entries:
+        memory["response_cache"] = min(entries, attempts) * CACHE_ENTRY_BYTES
+    if tokens:
+        memory["authorizer_cache"] = min(tokens, attempts) * CACHE_ENTRY_BYTES
     memory["zipf_tables"] = float(
         sum(c.cache_keys.count for c in sc.clients if c.cache_keys.zipf > 0 and c.cache_keys.count > 1) * ZIPF_KEY_BYTES
     )

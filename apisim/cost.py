@@ -1,11 +1,19 @@
-"""Usage for one month → the bill, line by line, from the tiered price tables in ``data/prices.yaml``.
+"""Usage → the month's bill, one row per resource and cost component, priced from ``data/prices.yaml``.
 
-Counts are scaled to the month first and tiers applied after (a tier boundary is a monthly
-quantity). The free tier is applied only when the scenario asks for it: it lasts 12 months.
+The bill knows no door by name: every usage line names its price, and the price says how it is
+metered and charged. Counts measured in the simulated window are scaled to the month first;
+levels held all month (a cache cluster, configured provisioned concurrency) are multiplied by
+the month's length. Tiers apply to the account's monthly total of a price (AWS's tiers aggregate
+across APIs and functions), after the free tier where the scenario asks for it (it lasts 12
+months), and each resource's row gets its share of that total's cost. The rows are Infracost's
+breakdown shape: ``resource``, ``component``, ``item``, ``quantity``, ``unit``, ``unit_price``,
+``usd``, ``detail``.
 """
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -13,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from apisim.engine.door import UsageLine
 from apisim.metrics import Usage
 
 if TYPE_CHECKING:
     import pandas as pd
 
 LINE_ITEMS = ("api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer")
+"""The summary's ``cost_monthly_usd.items`` keys (each price in prices.yaml names its item)."""
 
 Tiers = list[tuple[float | None, float]]
 
@@ -36,6 +46,13 @@ class PriceTable:
     @property
     def region(self) -> str:
         return str(self.data["region"])
+
+    def price(self, key: str) -> dict[str, Any]:
+        """The price a usage line names; a ``KeyError`` names the missing key."""
+        try:
+            return self.data["prices"][key]
+        except KeyError:
+            raise KeyError(f"no price {key!r} in data/prices.yaml") from None
 
 
 @cache
@@ -60,75 +77,108 @@ def tiered(quantity: float, tiers: Tiers) -> float:
     return total
 
 
+def monthly_quantity(line: UsageLine, u: Usage, price: dict[str, Any]) -> float:
+    """The line's quantity for the month, in the price's unit (metered units where the price meters)."""
+    if line.kind == "level":
+        quantity = line.amount * u.month_seconds / float(price.get("level_seconds", 1))
+    else:
+        quantity = line.amount * u.month_scale
+    metering = price.get("metering_bytes")
+    if metering:
+        quantity *= max(1, math.ceil(line.meter.get("bytes_per_request", 0.0) / metering))
+    return quantity
+
+
+def _flat(price: dict[str, Any], line: UsageLine) -> float:
+    per_unit = price["per_unit"]
+    if "by" in price:
+        return float(per_unit[line.meter[price["by"]]])
+    return float(per_unit)
+
+
+def _money_per_unit(value: float, unit: str) -> str:
+    if value and value < 1e-3:
+        return f"${value * 1e6:,.2f} per million {unit}"
+    return f"${value:,.4g} per {unit.rstrip('s') if unit.endswith('hours') else unit}"
+
+
+def _free(u: Usage, table: PriceTable, totals: dict[str, float]) -> dict[str, float]:
+    """How much of each price's monthly total the free tier covers."""
+    free: dict[str, float] = defaultdict(float)
+    if not u.free_tier:
+        return free
+    for allowance in table.data["free_tier"]["allowances"]:
+        left = float(allowance["amount"])
+        for key in allowance["prices"]:
+            taken = min(left, max(0.0, totals.get(key, 0.0) - free[key]))
+            free[key] += taken
+            left -= taken
+    return free
+
+
 def monthly_bill(u: Usage, table: PriceTable | None = None) -> pd.DataFrame:
-    """One row per line item: ``item``, ``quantity``, ``unit``, ``usd``, ``detail``."""
+    """One row per resource and cost component: ``resource``, ``component``, ``item``, ``quantity``,
+    ``unit``, ``unit_price`` (the average paid per unit), ``usd`` and ``detail`` (the formula in words)."""
     import pandas as pd
 
-    p = (table or prices()).data
-    free = p["free_tier"] if u.free_tier else None
-    rows = []
+    table = table or prices()
+    quantities = [(line, monthly_quantity(line, u, table.price(line.price))) for line in u.lines]
+    totals: dict[str, float] = defaultdict(float)
+    for line, q in quantities:
+        totals[line.price] += q
+    free = _free(u, table, totals)
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for line, q in quantities:
+        price = table.price(line.price)
+        total = totals[line.price]
+        share = q / total if total else 0.0
+        billable = total - free[line.price]
+        if "tiers" in price:
+            usd = tiered(billable, price["tiers"]) * share
+        else:
+            usd = max(0.0, q - free[line.price] * share) * _flat(price, line)
+        key = (line.resource, line.component, line.price)
+        row = rows.setdefault(key, {"resource": line.resource, "component": line.component, "item": price["item"],
+                                    "quantity": 0.0, "unit": price["unit"], "usd": 0.0, "_price": price,
+                                    "_line": line})  # fmt: skip
+        row["quantity"] += q
+        row["usd"] += usd
+    out = []
+    for row in rows.values():
+        price, line = row.pop("_price"), row.pop("_line")
+        row["unit_price"] = row["usd"] / row["quantity"] if row["quantity"] else 0.0
+        row["detail"] = _detail(row, price, line, totals[line.price], free[line.price])
+        out.append(row)
+    columns = ["resource", "component", "item", "quantity", "unit", "unit_price", "usd", "detail"]
+    return pd.DataFrame(out, columns=columns)
 
-    def row(item: str, quantity: float, unit: str, usd: float, detail: str) -> None:
-        rows.append({"item": item, "quantity": quantity, "unit": unit, "usd": usd, "detail": detail})
 
-    api = p["api_requests"][u.api_type]
-    billable = u.api_requests
-    if free:
-        billable = max(0.0, billable - free[f"api_requests_{u.api_type}"])
-    unit = "metered requests (512 KB units)" if u.api_type == "http" else "requests"
-    row("api_requests", u.api_requests, unit, tiered(billable, api["tiers"]), f"{u.api_type.upper()} API tiers")
-
-    if u.cache_size_gb is not None:
-        hourly = p["api_cache"]["hourly"][u.cache_size_gb]
-        row("api_cache", u.month_hours, "cache hours", hourly * u.month_hours, f"{u.cache_size_gb:g} GB at ${hourly}/h")
+def _detail(row: dict[str, Any], price: dict[str, Any], line: UsageLine, total: float, free: float) -> str:
+    unit = price["unit"]
+    q = row["quantity"]
+    words = f"{q:,.0f} {unit}"
+    if line.kind == "level":
+        words += " (held all month)"
+    if "tiers" in price:
+        first_upper, first_price = price["tiers"][0]
+        tier = f"the first {float(first_upper):,.0f} at {_money_per_unit(first_price, unit)}" if first_upper else ""
+        if total > q * (1 + 1e-12):
+            words += f", a share of the account's {total:,.0f} this month"
+        words += f", through AWS's tiers ({tier})" if tier else ", through AWS's tiers"
     else:
-        row("api_cache", 0.0, "cache hours", 0.0, "no cache")
-
-    lam = p["lambda"]
-    requests = u.lambda_requests
+        words += f" × {_money_per_unit(_flat(price, line), unit)}"
+        if "by" in price:
+            words += f" ({line.meter[price['by']]:g} GB)"
     if free:
-        requests = max(0.0, requests - free["lambda_requests"])
-    row(
-        "lambda_requests",
-        u.lambda_requests,
-        "invocations",
-        requests * lam["requests"]["per_request"],
-        "$0.20 per million",
-    )
-
-    free_gb_s = free["lambda_gb_seconds"] if free else 0.0
-    compute = 0.0
-    for arch in ("x86_64", "arm64"):
-        gb_s = u.gb_seconds.get(arch, 0.0)
-        taken = min(gb_s, free_gb_s)
-        free_gb_s -= taken
-        compute += tiered(gb_s - taken, lam["compute"][arch])
-    total_gb_s = sum(u.gb_seconds.values())
-    split = ", ".join(f"{arch} {gb:,.0f}" for arch, gb in u.gb_seconds.items() if gb)
-    row("lambda_compute", total_gb_s, "GB-seconds", compute, f"on-demand duration ({split or 'none'})")
-
-    provisioned = 0.0
-    for arch in ("x86_64", "arm64"):
-        rates = lam["provisioned"][arch]
-        provisioned += u.provisioned_gb_seconds.get(arch, 0.0) * rates["concurrency"]
-        provisioned += u.provisioned_duration_gb_seconds.get(arch, 0.0) * rates["duration"]
-    configured = sum(u.provisioned_gb_seconds.values())
-    row(
-        "lambda_provisioned",
-        configured,
-        "GB-seconds configured",
-        provisioned,
-        "provisioned concurrency plus duration of invocations it served",
-    )
-
-    gb = u.transfer_gb
-    if free:
-        gb = max(0.0, gb - free["data_transfer_gb"])
-    row("data_transfer", u.transfer_gb, "GB out", tiered(gb, p["data_transfer_out"]["tiers"]), "to the internet")
-    return pd.DataFrame(rows)
+        words += f"; the free tier covers {free:,.0f} of the account's"
+    return words
 
 
 def cost_summary(bill: pd.DataFrame) -> dict[str, Any]:
-    """The summary's ``cost_monthly_usd`` block."""
-    items = {str(r.item): float(r.usd) for r in bill.itertuples()}
-    return {"total": float(sum(items.values())), "items": items}
+    """The summary's ``cost_monthly_usd`` block: the total, by line item, and by resource."""
+    items = {item: 0.0 for item in LINE_ITEMS}
+    by_resource: dict[str, float] = {}
+    for r in bill.itertuples():
+        items[str(r.item)] = items.get(str(r.item), 0.0) + float(r.usd)
+        by_resource[str(r.resource)] = by_resource.get(str(r.resource), 0.0) + float(r.usd)
+    return {"total": math.fsum(float(x) for x in bill["usd"]), "items": items, "by_resource": by_resource}

@@ -1,4 +1,4 @@
-"""A run's records → the numbers people decide with: the summary, the timeseries, usage to bill.
+"""A run's tallies → the numbers people decide with: the summary, the timeseries, the usage to bill.
 
 Everything counts only attempts that arrived after warm-up, and time-weighted levels only the
 time after warm-up. Latency is the gateway's Latency metric: from the request reaching the
@@ -7,14 +7,15 @@ gateway to the response leaving it, for every attempt answered.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from apisim.engine.door import UsageLine
 from apisim.engine.simulation import RunLog
 from apisim.engine.sketch import LatencySketch
+from apisim.engine.tally import Tally
 from apisim.outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -43,32 +44,58 @@ def _ratio(num: float, den: float) -> float | None:
 
 @dataclass(frozen=True)
 class Usage:
-    """What the month's bill is computed from, already scaled to one billing month."""
+    """What the month's bill is computed from: every resource's usage lines, and the times they cover.
 
-    api_type: str
-    api_requests: float  # billed requests (REST) or metered units (HTTP)
-    cache_size_gb: float | None
-    month_hours: float
-    lambda_requests: float
-    gb_seconds: dict[str, float]  # on-demand duration, per architecture
-    provisioned_gb_seconds: dict[str, float]  # configured provisioned concurrency × memory × month
-    provisioned_duration_gb_seconds: dict[str, float]  # duration of invocations served by provisioned instances
-    transfer_gb: float
+    Lines of kind ``count`` were measured over ``window_seconds`` (the simulated time after
+    warm-up) and are scaled to ``month_seconds``; lines of kind ``level`` are held all month.
+    """
+
+    lines: list[UsageLine]
+    window_seconds: float
+    month_seconds: float
     free_tier: bool
+
+    @property
+    def month_scale(self) -> float:
+        return self.month_seconds / self.window_seconds
+
+
+def _traffic(tally: Tally, stage: int | None) -> dict[str, Any]:
+    """requests, status_counts, rate_429 and error_rate of one stage (or all of them)."""
+    per_outcome = tally.outcome_counts(stage)
+    offered = int(per_outcome.sum())
+    per_status = tally.status_counts(stage)
+    errors = sum(n for code, n in per_status.items() if code >= 500)
+    return {
+        "offered": offered,
+        "by_outcome": {o.key: int(per_outcome[o]) for o in Outcome},
+        "status_counts": {str(code): n for code, n in per_status.items()},
+        "rate_429": _ratio(per_status.get(429, 0), offered),
+        "error_rate": _ratio(errors, offered),
+    }
+
+
+def _cache(counts: dict[str, int]) -> dict[str, Any]:
+    hits, lookups = counts["cache_hits"], counts["cache_lookups"]
+    return {"hits": hits, "misses": lookups - hits, "hit_ratio": _ratio(hits, lookups)}
+
+
+def _authorizer(counts: dict[str, int]) -> dict[str, Any]:
+    hits, lookups = counts["auth_hits"], counts["auth_lookups"]
+    return {"lookups": lookups, "calls": lookups - hits, "cache_hit_ratio": _ratio(hits, lookups)}
 
 
 def summarize(run: RunLog) -> dict[str, Any]:
-    """The summary (the ``--json`` output); its keys are a contract other tools read."""
+    """The summary (the ``--json`` output); its keys are a contract other tools read.
+
+    The top-level figures are the account's (every API and stage together); ``apis`` has the same
+    figures per API and stage.
+    """
     sc = run.scenario
     tally = run.tally
-    per_outcome = tally.outcome_counts()
-    offered = int(per_outcome.sum())
-    by_outcome = {o.key: int(per_outcome[o]) for o in Outcome}
-    per_status = tally.status_counts()
-    status_counts = {str(code): n for code, n in per_status.items()}
-    errors = sum(n for code, n in per_status.items() if code >= 500)
+    traffic = _traffic(tally, None)
     measured = sc.simulation.duration - sc.simulation.warmup
-    c = run.counters
+    counts = tally.cache_counts()
     functions = {}
     for name, f in run.functions.items():
         s = f.stats
@@ -89,6 +116,22 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "provisioned_concurrency": f.provisioned,
             "billed_gb_seconds": (s.billed_ms_on_demand + s.billed_ms_provisioned) / 1000.0 * gb,
         }
+    apis: dict[str, Any] = {}
+    for index, (api, stage) in enumerate(run.stages):
+        t = _traffic(tally, index)
+        block = apis.setdefault(api, {"stages": {}})
+        stage_counts = tally.cache_counts([index])
+        block["stages"][stage] = {
+            "requests": {"offered": t["offered"], "by_outcome": t["by_outcome"]},
+            "status_counts": t["status_counts"],
+            "rate_429": t["rate_429"],
+            "error_rate": t["error_rate"],
+            "latency_ms": latency_stats(tally.latency_stage[index]),
+            "cache": _cache(stage_counts),
+        }
+    for api, block in apis.items():
+        mine = [i for i, (a, _) in enumerate(run.stages) if a == api]
+        block["authorizer"] = _authorizer(tally.cache_counts(mine))
     return {
         "scenario": sc.name,
         "seed": run.seed,
@@ -96,13 +139,13 @@ def summarize(run: RunLog) -> dict[str, Any]:
         "warmup_seconds": sc.simulation.warmup,
         "month_scale": sc.pricing.month / measured,
         "requests": {
-            "offered": offered,
-            "offered_per_second": offered / measured,
-            "by_outcome": by_outcome,
+            "offered": traffic["offered"],
+            "offered_per_second": traffic["offered"] / measured,
+            "by_outcome": traffic["by_outcome"],
         },
-        "status_counts": status_counts,
-        "rate_429": _ratio(per_status.get(429, 0), offered),
-        "error_rate": _ratio(errors, offered),
+        "status_counts": traffic["status_counts"],
+        "rate_429": traffic["rate_429"],
+        "error_rate": traffic["error_rate"],
         "latency_ms": latency_stats(tally.latency_all),
         "latency_ok_ms": latency_stats(tally.latency_ok),
         "client": {
@@ -114,54 +157,20 @@ def summarize(run: RunLog) -> dict[str, Any]:
             ),
             "latency_ms": latency_stats(tally.latency_client),
         },
-        "cache": {
-            "hits": c.cache_hits,
-            "misses": c.cache_misses,
-            "hit_ratio": _ratio(c.cache_hits, c.cache_hits + c.cache_misses),
-        },
-        "authorizer": {
-            "lookups": c.auth_lookups,
-            "calls": c.auth_lookups - c.auth_hits,
-            "cache_hit_ratio": _ratio(c.auth_hits, c.auth_lookups),
-        },
+        "cache": _cache(counts),
+        "authorizer": _authorizer(counts),
         "functions": functions,
+        "apis": apis,
     }
 
 
 def usage(run: RunLog) -> Usage:
-    """Counts after warm-up, scaled to the pricing month."""
+    """What every resource consumed after warm-up, with the window it was measured over."""
     sc = run.scenario
-    tally = run.tally
-    measured = sc.simulation.duration - sc.simulation.warmup
-    scale = sc.pricing.month / measured
-    if sc.api.type == "http":
-        unit = 524288
-        per_request = np.array([max(1, math.ceil((c.request_bytes + c.response_bytes) / unit)) for c in sc.clients])
-        api_units = float((tally.billed_by_client * per_request).sum())
-    else:
-        api_units = float(tally.billed_by_client.sum())
-    response_bytes = np.array([c.response_bytes for c in sc.clients], dtype=float)
-    transfer_gb = float((tally.ok_by_client * response_bytes).sum()) / 2**30
-    gb_s: dict[str, float] = {"x86_64": 0.0, "arm64": 0.0}
-    pc_gb_s: dict[str, float] = {"x86_64": 0.0, "arm64": 0.0}
-    pc_config: dict[str, float] = {"x86_64": 0.0, "arm64": 0.0}
-    lambda_requests = 0
-    for f in run.functions.values():
-        gb = f.memory_mb / 1024.0
-        lambda_requests += f.stats.invocations
-        gb_s[f.arch] += f.stats.billed_ms_on_demand / 1000.0 * gb * scale
-        pc_gb_s[f.arch] += f.stats.billed_ms_provisioned / 1000.0 * gb * scale
-        pc_config[f.arch] += f.provisioned * gb * sc.pricing.month
     return Usage(
-        api_type=sc.api.type,
-        api_requests=api_units * scale,
-        cache_size_gb=sc.api.cache.size_gb if sc.api.cache is not None and sc.api.cache.ttl > 0 else None,
-        month_hours=sc.pricing.month / 3600.0,
-        lambda_requests=lambda_requests * scale,
-        gb_seconds=gb_s,
-        provisioned_gb_seconds=pc_config,
-        provisioned_duration_gb_seconds=pc_gb_s,
-        transfer_gb=transfer_gb * scale,
+        lines=run.usage,
+        window_seconds=sc.simulation.duration - sc.simulation.warmup,
+        month_seconds=sc.pricing.month,
         free_tier=sc.pricing.free_tier,
     )
 

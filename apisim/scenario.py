@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from apisim import defaults
 from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
 from apisim.durations import DURATION_REGEX, to_seconds
 from apisim.problems import IN_CODE, Loc, Origin
@@ -251,11 +252,14 @@ class Quota(Strict):
 
 
 class UsagePlan(Strict):
-    """Per-API-key throttle and quota (REST APIs only)."""
+    """Per-API-key throttle and quota (REST APIs only), associated with some or all of its API's stages."""
 
     rate: float | None = Field(None, gt=0, le=MAX_RATE)
     burst: int | None = Field(None, ge=0, le=MAX_COUNT)
     quota: Quota | None = None
+    stages: list[Name] | None = Field(
+        None, max_length=100, description="the API's stages this plan is associated with (default: all of them)"
+    )
 
     @model_validator(mode="after")
     def _rate_and_burst_together(self) -> UsagePlan:
@@ -274,7 +278,9 @@ class Authorizer(Strict):
     type: Literal["lambda", "cognito", "iam", "jwt", "none"] = "none"
     function: str | None = Field(None, description="the Lambda authorizer's function (type: lambda)")
     cache_ttl: Seconds = Field(
-        300.0, le=3600.0, description="result cache TTL per token; 0 disables (AWS default 300s)"
+        float(defaults.value("authorizer_cache_ttl", "default_s")),
+        le=float(defaults.value("authorizer_cache_ttl", "max_s")),
+        description="result cache TTL per token; 0 disables (AWS default 300s)",
     )
     invalid_fraction: Fraction = Field(0.0, description="share of requests with a bad token: 401 Unauthorized")
     deny_fraction: Fraction = Field(0.0, description="share of tokens whose policy denies: 403 Forbidden (cached)")
@@ -292,14 +298,19 @@ class Authorizer(Strict):
 
 
 class Cache(Strict):
-    """The REST API stage cache."""
+    """A REST API stage's cache cluster."""
 
-    size_gb: Literal[0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237] = Field(0.5, description="one of AWS's cache sizes")
+    size_gb: Literal[0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237] = Field(
+        defaults.value("cache_size_default_gb", "value"), description="one of AWS's cache sizes (AWS default 0.5)"
+    )
     ttl: Seconds = Field(
-        300.0, le=3600.0, description="time to live of a cached response (AWS default 300s, max 3600s)"
+        float(defaults.value("cache_ttl", "default_s")),
+        le=float(defaults.value("cache_ttl", "max_s")),
+        description="time to live of a cached response (AWS default 300s, max 3600s)",
     )
     hit_latency_ms: LatencyMs = Field(
-        Constant(0.001), description="time to answer from the cache (estimate: AWS publishes none)"
+        Constant(defaults.estimate("cache_hit_latency_ms", "value") / 1000.0),
+        description="time to answer from the cache (estimate: AWS publishes none)",
     )
 
 
@@ -361,40 +372,87 @@ class Route(Strict):
         return self.route.split(" ", 1)[0]
 
 
+class Stage(Strict):
+    """One deployment of an API's routes, with its own throttle buckets and cache cluster.
+
+    What a stage does not set it takes from its API (``api.throttle``, ``api.cache``).
+    """
+
+    throttle: Throttle | None = Field(None, description="this stage's default method throttle (default: the API's)")
+    cache: Cache | None = Field(None, description="this stage's cache cluster, billed per stage (REST only)")
+
+
+DEFAULT_STAGE = "default"
+"""The name of an API's one stage when it lists none."""
+
+
 class Api(Strict):
-    """The API Gateway API: its type, pipeline settings and routes."""
+    """An API Gateway API: its type, pipeline settings, routes and stages."""
 
     type: Literal["rest", "http"] = "rest"
     overhead_ms: LatencyMs | None = Field(
         None, description="the gateway's own time per request (default: an estimate by API type)"
     )
-    throttle: Throttle | None = Field(None, description="the stage's default method throttle")
+    throttle: Throttle | None = Field(None, description="every stage's default method throttle")
     authorizer: Authorizer = Field(default_factory=Authorizer)
-    cache: Cache | None = Field(None, description="stage cache (REST only)")
+    cache: Cache | None = Field(None, description="every stage's cache, each its own cluster (REST only)")
     usage_plans: dict[Name, UsagePlan] = Field(
         default_factory=dict, max_length=300, description="REST only (at most 300, AWS's quota)"
     )
     routes: list[Route] = Field(min_length=1, max_length=300, description="at most 300 (AWS's quota per API)")
+    stages: dict[Name, Stage] = Field(
+        default_factory=dict, max_length=100, description=f"deployments of the routes (default: one, '{DEFAULT_STAGE}')"
+    )
+
+    def stage_names(self) -> list[str]:
+        """The API's stages, in the order written (one named 'default' when none is)."""
+        return list(self.stages) or [DEFAULT_STAGE]
+
+    def stage(self, name: str) -> Stage:
+        """Stage ``name`` with the API's own settings filled in where it sets none."""
+        own = self.stages.get(name) or Stage()
+        return Stage.model_construct(throttle=own.throttle or self.throttle, cache=own.cache or self.cache)
+
+    def timeout(self, route: Route) -> float:
+        """The integration timeout of ``route`` in seconds."""
+        if route.timeout is not None:
+            return route.timeout
+        return float(defaults.value("integration_timeout_s", self.type))
+
+    def plan_stages(self, plan: str) -> list[str]:
+        """The stages usage plan ``plan`` is associated with."""
+        listed = self.usage_plans[plan].stages
+        return self.stage_names() if listed is None else listed
 
 
 class ScalingRate(Strict):
-    instances: int = Field(1000, gt=0, le=MAX_COUNT)
-    per: Seconds = Field(10.0, gt=0, le=86400.0)
+    instances: int = Field(defaults.value("scaling_rate", "instances"), gt=0, le=MAX_COUNT)
+    per: Seconds = Field(float(defaults.value("scaling_rate", "per_seconds")), gt=0, le=86400.0)
 
 
 class Account(Strict):
     """Account-wide limits (AWS defaults)."""
 
-    api_throttle: Throttle = Field(default_factory=lambda: Throttle(rate=10000, burst=5000))
-    lambda_concurrency: int = Field(1000, gt=0, le=10_000_000)
-    unreserved_minimum: int = Field(100, ge=0, le=10_000_000, description="concurrency AWS keeps unreserved")
+    api_throttle: Throttle = Field(
+        default_factory=lambda: Throttle(
+            rate=defaults.value("account_throttle", "rate"), burst=defaults.value("account_throttle", "burst")
+        ),
+        description="the account's API Gateway bucket, shared by every API and stage (AWS: 10,000 rps, burst 5,000)",
+    )
+    lambda_concurrency: int = Field(defaults.value("lambda_concurrency", "value"), gt=0, le=10_000_000)
+    unreserved_minimum: int = Field(
+        defaults.value("lambda_concurrency", "unreserved_minimum"),
+        ge=0,
+        le=10_000_000,
+        description="concurrency AWS keeps unreserved",
+    )
     scaling_rate: ScalingRate = Field(default_factory=ScalingRate)
 
 
 class Function(Strict):
     """A Lambda function."""
 
-    memory_mb: int = Field(128, ge=128, le=10240)
+    memory_mb: int = Field(defaults.value("lambda_memory_default_mb", "value"), ge=128, le=10240)
     arch: Literal["x86_64", "arm64"] = "x86_64"
     duration_ms: LatencyMs = Field(description="handler run time per invocation (warm)")
     cold_start_ms: LatencyMs = Field(
@@ -407,7 +465,12 @@ class Function(Strict):
     )
     reserved_concurrency: int | None = Field(None, ge=0, le=10_000_000)
     provisioned_concurrency: int = Field(0, ge=0, le=10_000_000)
-    timeout: Seconds = Field(3.0, ge=1.0, le=900.0, description="function timeout (AWS default 3s)")
+    timeout: Seconds = Field(
+        float(defaults.value("lambda_timeout_default_s", "value")),
+        ge=1.0,
+        le=900.0,
+        description="function timeout (AWS default 3s)",
+    )
     error_fraction: Fraction = Field(0.0, description="share of invocations that fail (502 at the gateway)")
     init_billed: bool = Field(True, description="bill the init phase (on-demand ZIP functions, since 2025-08-01)")
     cpu_fraction: Fraction = Field(
@@ -432,11 +495,13 @@ class Function(Strict):
     def _estimated_defaults(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            # Estimates, not AWS figures: see docs "Defaults" and data/limits.yaml.
+            # Estimates, not AWS figures (data/limits.yaml, "estimates").
             if data.get("cold_start_ms") is None:
-                data["cold_start_ms"] = {"dist": "lognormal", "median": 300, "p99": 1200}
+                cold = defaults.estimate("cold_start_ms")
+                data["cold_start_ms"] = {"dist": "lognormal", "median": cold["median"], "p99": cold["p99"]}
             if data.get("idle_expiry") is None:
-                data["idle_expiry"] = {"dist": "uniform", "low": "5m", "high": "15m"}
+                idle = defaults.estimate("idle_expiry")
+                data["idle_expiry"] = {"dist": "uniform", "low": idle["low"], "high": idle["high"]}
         return data
 
     @model_validator(mode="after")
@@ -673,6 +738,8 @@ class Client(Strict):
     """A population of callers with one arrival process."""
 
     name: Name
+    api: str | None = Field(None, description="the API it calls (default: the scenario's only API)")
+    stage: str | None = Field(None, description="the API's stage it calls (default: the API's only stage)")
     usage_plan: str | None = None
     api_keys: int = Field(1, ge=1, le=MAX_COUNT, description="distinct API keys; each has its own bucket and quota")
     invalid_key_fraction: Fraction = Field(0.0, description="requests with a missing or wrong API key (403)")
@@ -682,8 +749,12 @@ class Client(Strict):
     )
     cache_keys: CacheKeys = Field(default_factory=CacheKeys)
     auth_tokens: int = Field(1, ge=1, le=MAX_COUNT, description="distinct bearer tokens (drives the authorizer cache)")
-    request_bytes: int = Field(1024, ge=0, le=MAX_COUNT, description="estimate")
-    response_bytes: int = Field(1024, ge=0, le=MAX_COUNT, description="estimate")
+    request_bytes: int = Field(
+        defaults.estimate("payload_bytes", "request"), ge=0, le=MAX_COUNT, description="estimate (default 1 KB)"
+    )
+    response_bytes: int = Field(
+        defaults.estimate("payload_bytes", "response"), ge=0, le=MAX_COUNT, description="estimate (default 1 KB)"
+    )
     retry: Retry | None = None
 
 
@@ -701,7 +772,10 @@ class Scenario(Strict):
     name: Name
     description: str = Field("", max_length=10_000)
     simulation: Simulation = Field(default_factory=Simulation)
-    api: Api
+    api: Api | None = Field(None, description="the one API (an API named after the scenario); or give apis")
+    apis: dict[Name, Api] | None = Field(
+        None, min_length=1, max_length=100, description="several APIs in one account, by name (instead of api)"
+    )
     functions: dict[Name, Function] = Field(default_factory=dict, max_length=1000)
     account: Account = Field(default_factory=Account)
     clients: list[Client] = Field(min_length=1, max_length=1000)
@@ -732,6 +806,12 @@ class Scenario(Strict):
             Slo.parse(text)
         return values
 
+    @model_validator(mode="after")
+    def _api_or_apis(self) -> Scenario:
+        if (self.api is None) == (self.apis is None):
+            raise ValueError("give either api (one API) or apis (several, by name)")
+        return self
+
     def with_times(self, duration: float | None = None, warmup: float | None = None) -> Scenario:
         """A copy that simulates ``duration`` seconds after ``warmup`` (None keeps the scenario's own).
 
@@ -750,21 +830,137 @@ class Scenario(Strict):
             raise ValueError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
         return self.model_copy(update={"simulation": new})
 
-    def route_cached(self, route: Route) -> bool:
-        """Whether responses of ``route`` go through the stage cache."""
-        if self.api.cache is None or self.api.cache.ttl <= 0:
+    @property
+    def all_apis(self) -> dict[str, Api]:
+        """Every API by name (``api:`` is one API named after the scenario)."""
+        return self.apis if self.apis is not None else {self.name: self.api}  # type: ignore[dict-item]
+
+    def api_loc(self, name: str) -> Loc:
+        """Where API ``name`` is written in the file."""
+        return ("api",) if self.apis is None else ("apis", name)
+
+    def client_api(self, client: Client) -> tuple[str, Api]:
+        """The name and settings of the API ``client`` calls."""
+        apis = self.all_apis
+        name = client.api if client.api is not None else next(iter(apis))
+        return name, apis[name]
+
+    def client_stage(self, client: Client) -> str:
+        """The stage ``client`` calls."""
+        return client.stage if client.stage is not None else self.client_api(client)[1].stage_names()[0]
+
+    def route_cached(self, route: Route, api: Api | None = None, stage: str | None = None) -> bool:
+        """Whether responses of ``route`` go through the cache of ``stage`` of ``api`` (default: the only API)."""
+        api = api or next(iter(self.all_apis.values()))
+        cache = api.stage(stage or api.stage_names()[0]).cache
+        if cache is None or cache.ttl <= 0:
             return False
         return route.method == "GET" if route.cache is None else route.cache
 
-    def route_timeout(self, route: Route) -> float:
-        """The integration timeout of ``route`` in seconds."""
-        return route.timeout if route.timeout is not None else (29.0 if self.api.type == "rest" else 30.0)
+    def route_timeout(self, route: Route, api: Api | None = None) -> float:
+        """The integration timeout of ``route`` of ``api`` (default: the only API) in seconds."""
+        return (api or next(iter(self.all_apis.values()))).timeout(route)
 
     def client_routes(self, client: Client) -> dict[str, float]:
-        """The client's route mix, defaulting to an even spread."""
+        """The client's route mix, defaulting to an even spread over its API's routes."""
         if client.routes is not None:
             return client.routes
-        return {r.route: 1.0 / len(self.api.routes) for r in self.api.routes}
+        routes = self.client_api(client)[1].routes
+        return {r.route: 1.0 / len(routes) for r in routes}
+
+
+def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any]]:
+    out: list[tuple[Loc, str, Any]] = []
+    at = sc.api_loc(name)
+    functions = sorted(sc.functions)
+    known = f"defined functions: {', '.join(functions) or 'none'}"
+    rest = api.type == "rest"
+    seen_routes: set[str] = set()
+    for i, route in enumerate(api.routes):
+        if route.route in seen_routes:
+            out.append(((*at, "routes", i, "route"), "route defined twice", route.route))
+        seen_routes.add(route.route)
+        integ = route.integration
+        if isinstance(integ, LambdaIntegration) and integ.function not in sc.functions:
+            out.append(((*at, "routes", i, "integration", "function"), f"no such function ({known})", integ.function))
+        if not rest and route.cache:
+            out.append(((*at, "routes", i, "cache"), "response caching is REST only (HTTP APIs have no cache)", None))
+        if not rest and route.validation is not None:
+            out.append(((*at, "routes", i, "validation"), "request validation is REST only", None))
+        if not rest and route.timeout is not None and route.timeout > 30:
+            out.append(((*at, "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout))
+    if not rest and api.cache is not None:
+        out.append(((*at, "cache"), "the API cache is REST only; use type: rest or remove cache", None))
+    for stage_name, stage in api.stages.items():
+        if not rest and stage.cache is not None:
+            out.append(((*at, "stages", stage_name, "cache"), "the API cache is REST only", None))
+    if not rest and api.usage_plans:
+        out.append(((*at, "usage_plans"), "usage plans and API keys are REST only", None))
+    stages = api.stage_names()
+    for plan_name, plan in api.usage_plans.items():
+        for j, stage_name in enumerate(plan.stages or []):
+            if stage_name not in stages:
+                message = f"no such stage (defined: {', '.join(stages)})"
+                out.append(((*at, "usage_plans", plan_name, "stages", j), message, stage_name))
+    auth = api.authorizer
+    if auth.type == "lambda" and auth.function not in sc.functions:
+        out.append(((*at, "authorizer", "function"), f"no such function ({known})", auth.function))
+    allowed_auth = {"rest": {"lambda", "cognito", "iam", "none"}, "http": {"lambda", "jwt", "iam", "none"}}[api.type]
+    if auth.type not in allowed_auth:
+        out.append(
+            ((*at, "authorizer", "type"), f"a {api.type} API supports {', '.join(sorted(allowed_auth))}", auth.type)
+        )
+    return out
+
+
+def _client_problems(sc: Scenario, i: int, client: Client) -> list[tuple[Loc, str, Any]]:
+    out: list[tuple[Loc, str, Any]] = []
+    apis = sc.all_apis
+    if client.api is None and len(apis) > 1:
+        return [(("clients", i, "api"), f"say which API this client calls (defined: {', '.join(apis)})", None)]
+    if client.api is not None and client.api not in apis:
+        return [(("clients", i, "api"), f"no such API (defined: {', '.join(apis)})", client.api)]
+    api_name, api = sc.client_api(client)
+    stages = api.stage_names()
+    if client.stage is None and len(stages) > 1:
+        out.append(
+            (("clients", i, "stage"), f"say which stage of {api_name} this client calls ({', '.join(stages)})", None)
+        )
+    elif client.stage is not None and client.stage not in stages:
+        message = f"no such stage of {api_name} (defined: {', '.join(stages)})"
+        out.append((("clients", i, "stage"), message, client.stage))
+    if client.usage_plan is not None:
+        if client.usage_plan not in api.usage_plans:
+            plans = ", ".join(sorted(api.usage_plans)) or "none"
+            message = f"no such usage plan in {api_name} (defined: {plans})"
+            out.append((("clients", i, "usage_plan"), message, client.usage_plan))
+        elif not out and sc.client_stage(client) not in api.plan_stages(client.usage_plan):
+            out.append(
+                (
+                    ("clients", i, "usage_plan"),
+                    f"usage plan {client.usage_plan} is not associated with stage {sc.client_stage(client)} "
+                    f"(its stages: {', '.join(api.plan_stages(client.usage_plan))})",
+                    client.usage_plan,
+                )
+            )
+    if client.usage_plan is None and client.invalid_key_fraction:
+        out.append(
+            (
+                ("clients", i, "invalid_key_fraction"),
+                "only a client with a usage_plan sends API keys; set usage_plan or remove this",
+                client.invalid_key_fraction,
+            )
+        )
+    if client.routes is not None:
+        defined = [r.route for r in api.routes]
+        for name in client.routes:
+            if name not in defined:
+                message = f"no such route in {api_name} (defined: {', '.join(sorted(defined))})"
+                out.append((("clients", i, "routes", name), message, name))
+        total = sum(client.routes.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            out.append((("clients", i, "routes"), f"route shares must add up to 1, they add up to {total:g}", total))
+    return out
 
 
 def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
@@ -773,38 +969,8 @@ def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
     Returns ``(location, message, offending value)`` triples; empty when the scenario is coherent.
     """
     out: list[tuple[Loc, str, Any]] = []
-    functions = sorted(sc.functions)
-    known = f"defined functions: {', '.join(functions) or 'none'}"
-    api = sc.api
-    rest = api.type == "rest"
-    seen_routes: set[str] = set()
-    for i, route in enumerate(api.routes):
-        if route.route in seen_routes:
-            out.append((("api", "routes", i, "route"), "route defined twice", route.route))
-        seen_routes.add(route.route)
-        integ = route.integration
-        if isinstance(integ, LambdaIntegration) and integ.function not in sc.functions:
-            out.append((("api", "routes", i, "integration", "function"), f"no such function ({known})", integ.function))
-        if not rest and route.cache:
-            out.append((("api", "routes", i, "cache"), "response caching is REST only (HTTP APIs have no cache)", None))
-        if not rest and route.validation is not None:
-            out.append((("api", "routes", i, "validation"), "request validation is REST only", None))
-        if not rest and route.timeout is not None and route.timeout > 30:
-            out.append(
-                (("api", "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout)
-            )
-    if not rest and api.cache is not None:
-        out.append((("api", "cache"), "the API cache is REST only; use type: rest or remove cache", None))
-    if not rest and api.usage_plans:
-        out.append((("api", "usage_plans"), "usage plans and API keys are REST only", None))
-    auth = api.authorizer
-    if auth.type == "lambda" and auth.function not in sc.functions:
-        out.append((("api", "authorizer", "function"), f"no such function ({known})", auth.function))
-    allowed_auth = {"rest": {"lambda", "cognito", "iam", "none"}, "http": {"lambda", "jwt", "iam", "none"}}[api.type]
-    if auth.type not in allowed_auth:
-        out.append(
-            (("api", "authorizer", "type"), f"a {api.type} API supports {', '.join(sorted(allowed_auth))}", auth.type)
-        )
+    for name, api in sc.all_apis.items():
+        out += _api_problems(sc, name, api)
     account = sc.account
     if account.unreserved_minimum > account.lambda_concurrency:
         out.append(
@@ -841,30 +1007,5 @@ def reference_problems(sc: Scenario) -> list[tuple[Loc, str, Any]]:
         if client.name in names:
             out.append((("clients", i, "name"), "client name used twice", client.name))
         names.add(client.name)
-        if client.usage_plan is not None and client.usage_plan not in api.usage_plans:
-            plans = ", ".join(sorted(api.usage_plans)) or "none"
-            out.append((("clients", i, "usage_plan"), f"no such usage plan (defined: {plans})", client.usage_plan))
-        if client.usage_plan is None and client.invalid_key_fraction:
-            out.append(
-                (
-                    ("clients", i, "invalid_key_fraction"),
-                    "only a client with a usage_plan sends API keys; set usage_plan or remove this",
-                    client.invalid_key_fraction,
-                )
-            )
-        if client.routes is not None:
-            for name in client.routes:
-                if name not in seen_routes:
-                    out.append(
-                        (
-                            ("clients", i, "routes", name),
-                            f"no such route (defined: {', '.join(sorted(seen_routes))})",
-                            name,
-                        )
-                    )
-            total = sum(client.routes.values())
-            if not math.isclose(total, 1.0, abs_tol=1e-6):
-                out.append(
-                    (("clients", i, "routes"), f"route shares must add up to 1, they add up to {total:g}", total)
-                )
+        out += _client_problems(sc, i, client)
     return out

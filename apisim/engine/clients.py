@@ -12,6 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -260,6 +261,9 @@ class Population:
     retry: RetryPolicy | None
     plan: UsagePlan | None
     streams: dict[str, np.random.Generator]
+    door: Any = None  # the door it calls (an engine.door.Door)
+    stage: Any = None  # the door's own state for the stage it calls
+    route_offset: int = 0  # where the door's routes start among the run's (for records)
 
     def ties(self, n: int) -> np.ndarray:
         """Random keys that order this client's arrivals among others' at the same instant.

@@ -1,58 +1,75 @@
 """Running totals of a run: what every attempt and every request came to, in bounded memory.
 
-The gateway appends five numbers per attempt (and three per finished request) to plain lists;
-:meth:`Tally.fold` turns them into counts, per-client billing counts, per-bucket traffic and
-latency sketches with numpy, then empties the lists. The run loop folds after every window of
-arrivals, so memory does not grow with the number of requests.
+The ledger appends six numbers per attempt (and four per finished request) to plain lists;
+:meth:`Tally.fold` turns them into counts (account-wide, per stage and per client), latency
+sketches and per-bucket traffic with numpy, then empties the lists. The run loop folds after
+every window of arrivals, so memory does not grow with the number of requests. The warm-up rule
+(an attempt counts if it arrived after warm-up) is applied here, once, for every count.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from apisim.engine.sketch import LatencySketch, keys
-from apisim.outcomes import NOT_BILLED, Outcome
+from apisim.outcomes import Outcome
 
 N_OUTCOMES = len(Outcome)
 N_STATUS = 600
-_NOT_BILLED = np.array(sorted(int(o) for o in NOT_BILLED))
+N_FLAGS = 9
+"""Per attempt, (authorizer cache + 1) × 3 + (response cache + 1): each -1 not asked, 0 missed, 1 hit."""
 
 
-def _ok(outcome: np.ndarray) -> np.ndarray:
-    return (outcome == Outcome.OK) | (outcome == Outcome.CACHE_HIT)
+def flag_counts(flags: np.ndarray) -> dict[str, int]:
+    """Authorizer and response-cache lookups and hits, from counts of the nine flag values."""
+    f = np.asarray(flags).reshape(3, 3)  # [authorizer + 1, cache + 1]
+    return {
+        "auth_lookups": int(f[1:, :].sum()),
+        "auth_hits": int(f[2, :].sum()),
+        "cache_lookups": int(f[:, 1:].sum()),
+        "cache_hits": int(f[:, 2].sum()),
+    }
 
 
 class Tally:
     """Counts and latency sketches after warm-up; traffic and latency per time bucket for the whole run."""
 
-    def __init__(self, *, warmup: float, end: float, width: float, clients: int, retries: bool) -> None:
+    def __init__(
+        self, *, warmup: float, end: float, width: float, client_stage: Sequence[int], stages: int, retries: bool
+    ) -> None:
         self.warmup = warmup
         # Without retries every attempt is a whole request: the request totals come from the
-        # attempts and the gateway need not report requests separately.
+        # attempts and the ledger need not report requests separately.
         self.retries = retries
         self.width = width
         self.buckets = max(1, math.ceil(end / width))
-        self.clients = clients
-        # Per attempt, appended by the gateway.
+        self.client_stage = np.asarray(client_stage, dtype=np.int64)
+        self.clients = len(client_stage)
+        self.stages = stages
+        # Per attempt, appended by the ledger.
         self.t: list[float] = []
         self.latency: list[float] = []
         self.outcome: list[int] = []
         self.status: list[int] = []
         self.client: list[int] = []
+        self.flags: list[int] = []
         # Per request, once its last attempt is answered.
         self.first: list[float] = []
         self.waited: list[float] = []
         self.final: list[int] = []
         self.attempts: list[int] = []
-        # Folded totals.
-        self.pairs = np.zeros(N_OUTCOMES * N_STATUS, dtype=np.int64)  # (outcome, status) after warm-up
-        self.billed_by_client = np.zeros(clients, dtype=np.int64)
-        self.ok_by_client = np.zeros(clients, dtype=np.int64)
+        # Folded totals, after warm-up.
+        self.pairs = np.zeros((stages, N_OUTCOMES * N_STATUS), dtype=np.int64)  # (outcome, status) per stage
+        self.by_client = np.zeros((self.clients, N_OUTCOMES), dtype=np.int64)  # outcomes per client
+        self.flags_by_stage = np.zeros((stages, N_FLAGS), dtype=np.int64)
         self.latency_all = LatencySketch()
         self.latency_ok = LatencySketch()
         self.latency_client = LatencySketch()
+        # One stage: its sketch is the account's (no second copy of every latency).
+        self.latency_stage = [self.latency_all] if stages == 1 else [LatencySketch() for _ in range(stages)]
         self.final_counts = np.zeros(N_OUTCOMES, dtype=np.int64)
         self.requests = 0
         self.attempts_total = 0
@@ -75,9 +92,10 @@ class Tally:
         outcome = np.array(self.outcome, dtype=np.int64)
         status = np.array(self.status, dtype=np.int64)
         client = np.array(self.client, dtype=np.int64)
-        for buf in (self.t, self.latency, self.outcome, self.status, self.client):
+        flags = np.array(self.flags, dtype=np.int64)
+        for buf in (self.t, self.latency, self.outcome, self.status, self.client, self.flags):
             buf.clear()
-        ok = _ok(outcome)
+        ok = (outcome == Outcome.OK) | (outcome == Outcome.CACHE_HIT)
         lkeys = keys(latency)
 
         bucket = np.minimum((t // self.width).astype(np.int64), self.buckets - 1)
@@ -89,8 +107,7 @@ class Tally:
         pb["status_429"] += np.bincount(bucket[status == 429], minlength=n)
         pb["status_5xx"] += np.bincount(bucket[status >= 500], minlength=n)
         order = np.argsort(bucket, kind="stable")
-        sorted_buckets = bucket[order]
-        cuts = np.flatnonzero(np.diff(sorted_buckets)) + 1
+        cuts = np.flatnonzero(np.diff(bucket[order])) + 1
         for part in np.split(order, cuts):
             b = int(bucket[part[0]])
             sketch = self.bucket_latency[b]
@@ -98,17 +115,26 @@ class Tally:
                 sketch = self.bucket_latency[b] = LatencySketch()
             sketch.add_many(latency[part], lkeys[part])
 
-        post = t >= self.warmup
+        post = t >= self.warmup  # the warm-up rule, for every count below
         if not post.any():
             return
-        outcome, status, client, latency, ok = outcome[post], status[post], client[post], latency[post], ok[post]
-        lkeys = lkeys[post]
-        self.pairs += np.bincount(outcome * N_STATUS + status, minlength=N_OUTCOMES * N_STATUS)
-        billed = ~np.isin(outcome, _NOT_BILLED)
-        self.billed_by_client += np.bincount(client[billed], minlength=self.clients)
-        self.ok_by_client += np.bincount(client[ok], minlength=self.clients)
+        outcome, status, client, flags = outcome[post], status[post], client[post], flags[post]
+        latency, ok, lkeys = latency[post], ok[post], lkeys[post]
+        stage = self.client_stage[client]
+        pairs = (stage * N_OUTCOMES + outcome) * N_STATUS + status
+        self.pairs += np.bincount(pairs, minlength=self.pairs.size).reshape(self.pairs.shape)
+        self.by_client += np.bincount(client * N_OUTCOMES + outcome, minlength=self.by_client.size).reshape(
+            self.by_client.shape
+        )
+        self.flags_by_stage += np.bincount(stage * N_FLAGS + flags, minlength=self.flags_by_stage.size).reshape(
+            self.flags_by_stage.shape
+        )
         self.latency_all.add_many(latency, lkeys)
         self.latency_ok.add_many(latency[ok], lkeys[ok])
+        if self.stages > 1:
+            for s in np.unique(stage).tolist():
+                mine = stage == s
+                self.latency_stage[s].add_many(latency[mine], lkeys[mine])
         if not self.retries:
             self.final_counts += np.bincount(outcome, minlength=N_OUTCOMES)
             self.requests += int(outcome.size)
@@ -130,11 +156,20 @@ class Tally:
 
     # -- read-outs -----------------------------------------------------------------------------
 
-    def outcome_counts(self) -> np.ndarray:
-        """Attempts after warm-up per outcome."""
-        return self.pairs.reshape(N_OUTCOMES, N_STATUS).sum(axis=1)
+    def _pairs(self, stage: int | None) -> np.ndarray:
+        pairs = self.pairs.sum(axis=0) if stage is None else self.pairs[stage]
+        return pairs.reshape(N_OUTCOMES, N_STATUS)
 
-    def status_counts(self) -> dict[int, int]:
-        """Attempts after warm-up per status code."""
-        per_status = self.pairs.reshape(N_OUTCOMES, N_STATUS).sum(axis=0)
+    def outcome_counts(self, stage: int | None = None) -> np.ndarray:
+        """Attempts after warm-up per outcome (of one stage, or all)."""
+        return self._pairs(stage).sum(axis=1)
+
+    def status_counts(self, stage: int | None = None) -> dict[int, int]:
+        """Attempts after warm-up per status code (of one stage, or all)."""
+        per_status = self._pairs(stage).sum(axis=0)
         return {int(s): int(per_status[s]) for s in np.flatnonzero(per_status)}
+
+    def cache_counts(self, stages: Sequence[int] | None = None) -> dict[str, int]:
+        """Authorizer and response-cache lookups and hits after warm-up (of some stages, or all)."""
+        rows = self.flags_by_stage if stages is None else self.flags_by_stage[list(stages)]
+        return flag_counts(rows.sum(axis=0))

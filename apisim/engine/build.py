@@ -1,0 +1,356 @@
+"""Scenario → the components of one run: the account, the doors, the clients, the ledger and tally.
+
+This is the only engine module that reads the scenario schema. Doors are built by the builder
+registered for their kind in :data:`BUILDERS`; a new front door is a new module with its door
+class and one builder here. Every source of randomness is a named stream (see
+:mod:`apisim.randomness`): names do not depend on the order things are built in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from apisim import defaults
+from apisim.budget import bucket_width
+from apisim.distributions import Constant as ConstantDist
+from apisim.distributions import Distribution, Lognormal, Scaled, draws, uniforms
+from apisim.engine.account import Account, FunctionSpec
+from apisim.engine.apigateway import HTTP, LAMBDA, MOCK, ApiGateway, AuthStep, Caller, RouteStep, StageState
+from apisim.engine.cache import TtlCache
+from apisim.engine.clients import (
+    ArrivalProcess,
+    Burst,
+    Constant,
+    Poisson,
+    Population,
+    ProfiledPoisson,
+    RetryPolicy,
+    Trace,
+    zipf_cdf,
+)
+from apisim.engine.door import Door
+from apisim.engine.functions import AccountPool, FunctionPool
+from apisim.engine.ledger import Ledger
+from apisim.engine.levels import LevelLog
+from apisim.engine.records import AttemptLog
+from apisim.engine.tally import Tally
+from apisim.engine.throttle import TokenBucket, UsagePlan
+from apisim.outcomes import Outcome
+from apisim.randomness import stream
+from apisim.scenario import (
+    Api,
+    BurstArrival,
+    ConstantArrival,
+    LambdaIntegration,
+    MockIntegration,
+    PointsProfile,
+    PoissonArrival,
+    Scenario,
+    TraceArrival,
+)
+
+STATUSES = (200, 400, 401, 403, 429, 500, 502, 504)
+
+
+@dataclass
+class Run:
+    """One run's components, built and connected, ready for the run loop."""
+
+    scenario: Scenario
+    seed: int
+    env: simpy.Environment
+    tally: Tally
+    log: AttemptLog | None
+    ledger: Ledger
+    account: Account
+    doors: dict[str, Door]
+    clients: list[Population]
+    stages: list[tuple[str, str]]  # (door, stage) by the tally's stage index
+    route_names: list[str]  # by the records' route index
+    width: float
+
+
+class Builder:
+    """Builds one run; ``rng(name)`` gives the named streams."""
+
+    def __init__(self, sc: Scenario, seed: int) -> None:
+        self.sc = sc
+        self.seed = seed
+        sim = sc.simulation
+        self.warmup = sim.warmup
+        self.duration = sim.duration
+        self.width = bucket_width(sc)
+
+    def rng(self, name: str) -> np.random.Generator:
+        return stream(self.seed, name)
+
+    def level(self) -> LevelLog:
+        return LevelLog(self.warmup, self.duration, self.width)
+
+    def account(self) -> Account:
+        sc = self.sc
+        reserved_total = sum(f.reserved_concurrency or 0 for f in sc.functions.values())
+        throttle = sc.account.api_throttle
+        account = Account(
+            TokenBucket(throttle.rate, throttle.burst), AccountPool(sc.account.lambda_concurrency - reserved_total)
+        )
+        scaling = sc.account.scaling_rate
+        for name in sorted(sc.functions):
+            f = sc.functions[name]
+            prefix = f"function/{name}/"
+            pool = FunctionPool(
+                name,
+                memory_mb=f.memory_mb,
+                duration=draws(_scaled(f.duration_ms, f.duration_factor()), self.rng(prefix + "duration")),
+                cold_start=draws(f.cold_start_ms, self.rng(prefix + "cold_start")),
+                idle_expiry=draws(f.idle_expiry, self.rng(prefix + "idle_expiry")),
+                failures=uniforms(self.rng(prefix + "failures")),
+                error_fraction=f.error_fraction,
+                timeout=f.timeout,
+                reserved=f.reserved_concurrency,
+                provisioned=f.provisioned_concurrency,
+                scaling=TokenBucket(scaling.instances / scaling.per, scaling.instances),
+                account=None if f.reserved_concurrency is not None else account.unreserved,
+                init_billed=f.init_billed,
+                busy=self.level(),
+                live=self.level(),
+            )
+            account.add_function(pool, FunctionSpec(f.memory_mb, f.arch, f.provisioned_concurrency))
+        return account
+
+
+def arrival_process(sc: Scenario, index: int) -> ArrivalProcess:
+    """Client ``index``'s arrivals as the engine generates them."""
+    arrival = sc.clients[index].arrival
+    horizon = sc.simulation.duration
+    if isinstance(arrival, PoissonArrival):
+        profile = arrival.profile
+        if profile is None:
+            return Poisson(arrival.rate)  # type: ignore[arg-type]
+        if isinstance(profile, PointsProfile):
+            return ProfiledPoisson.points(profile.points, horizon)
+        return ProfiledPoisson.diurnal(arrival.rate, profile.peak_to_trough, profile.peak_at, profile.period)  # type: ignore[arg-type]
+    if isinstance(arrival, ConstantArrival):
+        return Constant(arrival.rate, arrival.start)
+    if isinstance(arrival, BurstArrival):
+        return Burst(arrival.rate, arrival.duration, arrival.start, arrival.every, horizon, arrival.per_burst)
+    assert isinstance(arrival, TraceArrival)
+    return Trace(arrival.times, horizon)
+
+
+# ----------------------------------------------------------------------------------------------
+# Doors, by kind
+# ----------------------------------------------------------------------------------------------
+
+
+def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: Account, first_stage: int) -> Door:
+    """An API Gateway REST or HTTP API: its routes, authorizer and stages.
+
+    Streams keep the names of a one-API scenario (``gateway/overhead``, ``route/GET /a/latency``);
+    with several APIs each API's are prefixed ``api/NAME/``, and with several stages a stage's
+    cache draws are named by the stage.
+    """
+    sc = b.sc
+    prefix = "" if sc.apis is None else f"api/{name}/"
+    clients = [c for c in sc.clients if sc.client_api(c)[0] == name]
+    function_names = list(account.functions)
+    routes = []
+    for i, r in enumerate(api.routes):
+        integ = r.integration
+        pool, function, latency, error_fraction = None, -1, None, 0.0
+        if isinstance(integ, LambdaIntegration):
+            kind = LAMBDA
+            pool = account.functions[integ.function]
+            function = function_names.index(integ.function)
+        else:
+            kind = MOCK if isinstance(integ, MockIntegration) else HTTP
+            latency = draws(integ.latency_ms, b.rng(f"{prefix}route/{r.route}/latency"))
+            error_fraction = getattr(integ, "error_fraction", 0.0)
+        routes.append(
+            RouteStep(
+                index=i,
+                name=r.route,
+                invalid_fraction=r.validation.invalid_fraction if r.validation else 0.0,
+                kind=kind,
+                pool=pool,
+                function=function,
+                latency=latency,
+                error_fraction=error_fraction,
+                failures=uniforms(b.rng(f"{prefix}route/{r.route}/failures")),
+                timeout=api.timeout(r),
+            )
+        )
+    stage_names = api.stage_names()
+    states = []
+    for s, stage_name in enumerate(stage_names):
+        stage = api.stage(stage_name)
+        buckets: list[TokenBucket | None] = []
+        for r in api.routes:
+            throttle = r.throttle or stage.throttle
+            buckets.append(TokenBucket(throttle.rate, throttle.burst) if throttle else None)
+        state = StageState(
+            stage_name, first_stage + s, buckets, [sc.route_cached(r, api, stage_name) for r in api.routes]
+        )
+        if stage.cache is not None and stage.cache.ttl > 0:
+            state.cache = TtlCache(stage.cache.ttl)
+            state.cache_size_gb = stage.cache.size_gb
+            own = "gateway" if len(stage_names) == 1 else f"stage/{stage_name}"
+            hit_stream = f"{prefix}{own}/cache_hit"
+            state.hit_latency = draws(stage.cache.hit_latency_ms, b.rng(hit_stream))
+        states.append(state)
+    overhead = api.overhead_ms
+    if overhead is None:
+        estimate = defaults.estimate("overhead_ms", api.type)
+        overhead = Lognormal.from_median_p99(estimate["median"] / 1000, estimate["p99"] / 1000)
+    return ApiGateway(
+        name=name,
+        kind=api.type,
+        ledger=ledger,
+        account=account,
+        overhead=draws(overhead, b.rng(f"{prefix}gateway/overhead")),
+        routes=routes,
+        auth=_auth(b, api, clients, account, prefix),
+        stage_states=states,
+        key_space=max((c.cache_keys.count for c in clients), default=1),
+    )
+
+
+def _auth(b: Builder, api: Api, clients: list, account: Account, prefix: str) -> AuthStep:
+    a = api.authorizer
+    if a.type == "none":
+        return AuthStep("none")
+    if a.type == "lambda":
+        tokens = max((c.auth_tokens for c in clients), default=1)
+        return AuthStep(
+            "lambda",
+            pool=account.functions[a.function],  # type: ignore[index]
+            cache=TtlCache(a.cache_ttl) if a.cache_ttl > 0 else None,
+            deny_below=round(a.deny_fraction * tokens),
+        )
+    latency = a.latency_ms or ConstantDist(defaults.estimate("authorizer_latency_ms", a.type) / 1000)
+    return AuthStep(
+        "simple",
+        latency=draws(latency, b.rng(f"{prefix}authorizer/latency")),
+        # IAM answers a request without a valid signature with 403, token authorizers with 401.
+        unauthorized=int(Outcome.FORBIDDEN if a.type == "iam" else Outcome.UNAUTHORIZED),
+    )
+
+
+DoorBuilder = Callable[[Builder, str, Api, Ledger, Account, int], Door]
+BUILDERS: dict[str, DoorBuilder] = {"rest": build_api_gateway, "http": build_api_gateway}
+"""How to build a door, by the kind the scenario gives it."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Clients
+# ----------------------------------------------------------------------------------------------
+
+
+def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Population:
+    sc = b.sc
+    c = sc.clients[index]
+    prefix = f"client/{c.name}/"
+    _, api = sc.client_api(c)
+    stage = door.stage_states[door.stages.index(sc.client_stage(c))]
+    mix = sc.client_routes(c)
+    route_names = [r.route for r in api.routes]
+    # In route-name order, so the order of routes in the file does not change which route a draw picks.
+    chosen = [(route_names.index(name), w) for name, w in sorted(mix.items()) if w > 0]
+    route_index = np.array([i for i, _ in chosen], dtype=np.int64)
+    weights = np.array([w for _, w in chosen], dtype=float)
+    route_cdf = np.cumsum(weights) / weights.sum()
+    retry = None
+    if c.retry is not None and c.retry.max_attempts > 1:
+        retry = RetryPolicy(
+            c.retry.max_attempts,
+            c.retry.backoff,
+            c.retry.base,
+            c.retry.cap,
+            c.retry.jitter,
+            frozenset(s for s in STATUSES if c.retry.retries(s)),
+            uniforms(b.rng(prefix + "retry")),
+        )
+    plan = None
+    if c.usage_plan is not None:
+        p = api.usage_plans[c.usage_plan]
+        q = p.quota
+        period = {"day": 86400.0, "week": 7 * 86400.0, "month": sc.pricing.month}
+        plan = UsagePlan(
+            p.rate, p.burst, q.limit if q else None, period[q.period] if q else 86400.0, q.offset if q else 0
+        )
+    streams = {
+        name: b.rng(prefix + name)
+        for name in ("routes", "api_keys", "bad_keys", "tokens", "bad_tokens", "cache_keys", "validation", "ties")
+    }
+    keys = c.cache_keys
+    authorizer = api.authorizer
+    return Population(
+        index=index,
+        name=c.name,
+        arrivals=arrival_process(sc, index),
+        arrival_rng=b.rng(prefix + "arrivals"),
+        route_cdf=route_cdf,
+        route_index=route_index,
+        api_keys=c.api_keys,
+        invalid_key_fraction=c.invalid_key_fraction if plan is not None else 0.0,
+        auth_tokens=c.auth_tokens,
+        invalid_token_fraction=authorizer.invalid_fraction if authorizer.type != "none" else 0.0,
+        key_count=keys.count,
+        key_cdf=zipf_cdf(keys.count, keys.zipf) if keys.zipf > 0 and keys.count > 1 else None,
+        response_bytes=c.response_bytes,
+        request_bytes=c.request_bytes,
+        retry=retry,
+        plan=plan,
+        streams=streams,
+        door=door,
+        stage=stage,
+        route_offset=route_offset,
+    )
+
+
+def build(sc: Scenario, seed: int, *, records: bool) -> Run:
+    """Every component of one run of ``sc`` under ``seed``, connected."""
+    b = Builder(sc, seed)
+    stages: list[tuple[str, str]] = []
+    for name, api in sc.all_apis.items():
+        stages += [(name, s) for s in api.stage_names()]
+    client_stage = [stages.index((sc.client_api(c)[0], sc.client_stage(c))) for c in sc.clients]
+    env = simpy.Environment()
+    log = AttemptLog() if records else None
+    tally = Tally(
+        warmup=b.warmup,
+        end=b.duration,
+        width=b.width,
+        client_stage=client_stage,
+        stages=len(stages),
+        retries=any(c.retry is not None and c.retry.max_attempts > 1 for c in sc.clients),
+    )
+    ledger = Ledger(env, tally, log, warmup=b.warmup, end=b.duration)
+    account = b.account()
+    doors: dict[str, Door] = {}
+    offsets: dict[str, int] = {}
+    route_names: list[str] = []
+    first_stage = 0
+    for name, api in sc.all_apis.items():
+        doors[name] = BUILDERS[api.type](b, name, api, ledger, account, first_stage)
+        first_stage += len(api.stage_names())
+        offsets[name] = len(route_names)
+        route_names += [r.route if sc.apis is None else f"{name} {r.route}" for r in api.routes]
+    clients = []
+    for i, c in enumerate(sc.clients):
+        api_name = sc.client_api(c)[0]
+        door = doors[api_name]
+        clients.append(_client(b, i, door, offsets[api_name]))  # type: ignore[arg-type]
+        door.callers.append(  # type: ignore[attr-defined]
+            Caller(i, door.stages.index(sc.client_stage(c)), c.request_bytes, c.response_bytes)
+        )
+    return Run(sc, seed, env, tally, log, ledger, account, doors, clients, stages, route_names, b.width)
+
+
+def _scaled(dist: Distribution, factor: float) -> Distribution:
+    return dist if factor == 1.0 else Scaled(dist, factor)
+
