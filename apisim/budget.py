@@ -29,7 +29,8 @@ MAX_BUCKETS = 20_000
 """Timeseries buckets (``simulation.duration / simulation.bucket``) without ``force``."""
 
 RECORDS_AUTO_LIMIT = 1_000_000
-"""Runs estimated at or below this many attempts keep per-attempt records unless told otherwise."""
+"""Runs estimated at or below this many attempts keep per-attempt records unless told otherwise
+(and only while the records take at most half the memory limit)."""
 
 ARRIVALS_PER_WINDOW = 32_768
 """Arrivals generated at once: the run's working set (see :mod:`apisim.engine.simulation`)."""
@@ -92,8 +93,8 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
     first = {c.name: client_arrivals(sc, c) for c in sc.clients}
     tries = {c.name: first[c.name] * (c.retry.max_attempts if c.retry is not None else 1) for c in sc.clients}
     attempts = math.fsum(tries.values())
-    if records is None:
-        records = attempts <= RECORDS_AUTO_LIMIT
+    if records is None:  # kept by default only where they fit well within the memory limit
+        records = attempts <= RECORDS_AUTO_LIMIT and attempts * RECORD_BYTES <= MAX_MEMORY_BYTES / 2
     buckets = max(1, math.ceil(sim.duration / bucket_width(sc)))
     memory: dict[str, float] = {}
     if records:
@@ -192,7 +193,7 @@ _MEMORY_LOCATIONS: dict[str, Loc] = {
     "window": ("clients",),
 }
 _MEMORY_HINTS = {
-    "records": "Per-attempt records cost about 340 bytes each: run without --records, or shorten the run; ",
+    "records": "Per-attempt records (--records) cost about 340 bytes each: keep fewer, or shorten the run; ",
     "api_keys": "Each API key holds its own bucket and quota: use fewer api_keys, or ",
     "response_cache": "Every distinct cache key is an entry: use fewer cache_keys, or ",
     "authorizer_cache": "Every distinct token is a cache entry: use fewer auth_tokens, or ",
@@ -221,6 +222,16 @@ MAX_STUDY_RUNS = 2_000
 
 MAX_STUDY_ATTEMPTS = 300_000_000
 """Attempts, summed over every run of a study, without ``force``: tens of minutes on two cores."""
+
+
+def check_runs(runs: int, first: Scenario, what: str = "the study") -> None:
+    """Refuse more than :data:`MAX_STUDY_RUNS` runs (replications, designs, grid points, a report's)."""
+    if runs > MAX_STUDY_RUNS:
+        raise RunTooLarge(
+            first.origin.source,
+            [Problem((), f"{what} would make {runs:,} runs; the limit is {MAX_STUDY_RUNS:,}. "
+                         "Make fewer runs, or pass --force (force=True in Python)")],
+        )  # fmt: skip
 
 
 def check_grid(points: int, replications: int, base: Scenario) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -33,7 +35,12 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Simulate API Gateway + Lambda designs: latency percentiles, 429s and the monthly bill.",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
+
+
+def _console() -> Console:
+    """Standard output; text from files and names is escaped, so ``[`` and ``:x:`` print as written."""
+    return Console(emoji=False)
 
 
 class UserError(Exception):
@@ -115,7 +122,7 @@ def _run_with_progress(sc: Scenario, seed: int | None, force: bool, records: boo
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(sc.name, total=1.0)
+        task = bar.add_task(escape(sc.name), total=1.0)
         return simulate(sc, seed, force=force, records=records, progress=lambda done: bar.update(task, completed=done))
 
 
@@ -159,10 +166,10 @@ def run(
             return
         from apisim.tables import render_summary
 
-        console = Console()
+        console = _console()
         render_summary(result, console)
         if out is not None:
-            console.print(f"results written to [bold]{out}[/]")
+            console.print(f"results written to [bold]{escape(str(out))}[/]")
 
 
 def _jobs_progress(total: int, quiet: bool) -> tuple[Progress | None, Any]:
@@ -188,12 +195,12 @@ def _progress(total: int, quiet: bool) -> Iterator[Any]:
 
 
 def _frame_table(frame: Any, title: str, columns: list[str] | None = None) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     cols = columns or list(frame.columns)
     for c in cols:
         table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
     for row in frame[cols].itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(escape(_cell(v)) for v in row))
     return table
 
 
@@ -235,13 +242,13 @@ def _replicated(
         sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         return
     record = summary.iloc[0]
-    table = Table(title=f"{sc.name}: {n} replications (mean ± 95% CI)", title_justify="left")
+    table = Table(title=f"{escape(sc.name)}: {n} replications (mean ± 95% CI)", title_justify="left")
     table.add_column("figure")
     table.add_column("mean", justify="right")
     table.add_column("± 95% CI", justify="right")
     for m in studies.HEADLINE:
         table.add_row(m, _cell(record[m]), _cell(record[f"{m}_ci95"]))
-    console = Console()
+    console = _console()
     console.print(table)
     console.print(
         _frame_table(rows, "Per replication", ["replication", "seed", "p50_ms", "p99_ms", "rate_429", "cost_usd"])
@@ -295,7 +302,7 @@ def compare(
             sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
             return
         shown = result.table.set_index("design")[[m for m in studies.HEADLINE]].T.reset_index(names="figure")
-        Console().print(_frame_table(shown, "Designs compared (same arrivals)"))
+        _console().print(_frame_table(shown, "Designs compared (same arrivals)"))
 
 
 def _vary(assignments: list[str], option: str) -> dict[str, list[Any]]:
@@ -350,7 +357,7 @@ def sweep(
         if json_out:
             sys.stdout.write(rows.to_json(orient="records", indent=2) + "\n")
             return
-        Console().print(
+        _console().print(
             _frame_table(
                 summary,
                 f"Sweep of {base.name}",
@@ -420,12 +427,12 @@ def plan(
             }
             sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         else:
-            console = Console()
+            console = _console()
             cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "feasible", "failed"]
             console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
             if len(feasible):
                 w = feasible.iloc[0]
-                choice = ", ".join(f"{k}={w[k]}" for k in grid)
+                choice = escape(", ".join(f"{k}={w[k]}" for k in grid))
                 console.print(
                     f"[bold green]cheapest design meeting every SLO:[/] {choice} at ${w['cost_usd']:,.2f}/month",
                     highlight=False,
@@ -433,7 +440,7 @@ def plan(
                 cheaper = table.iloc[: feasible.index[0]]
                 for _, r in cheaper.iterrows():
                     console.print(
-                        f"  cheaper but failed: {', '.join(f'{k}={r[k]}' for k in grid)}: {r['failed']}",
+                        escape(f"  cheaper but failed: {', '.join(f'{k}={r[k]}' for k in grid)}: {r['failed']}"),
                         highlight=False,
                     )
             else:
@@ -468,10 +475,14 @@ def report(
     with _user_errors():
         d, w = _times(duration, warmup)
         outcome = write_report(inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force)
-    console = Console()
-    console.print(f"report written to [bold]{outcome.folder}[/] ({outcome.folder / 'index.html'})", highlight=False)
+    console = _console()
+    folder, page = escape(str(outcome.folder)), escape(str(outcome.folder / "index.html"))
+    console.print(f"report written to [bold]{folder}[/] ({page})", highlight=False)
+    if not outcome.latest:
+        latest = escape(str(out / "latest"))
+        console.print(f"note: {latest} still points at a newer report (or links cannot be made here)")
     for failure in outcome.slo_failures:
-        console.print(f"[red]SLO failed:[/] {failure}", highlight=False)
+        console.print(f"[red]SLO failed:[/] {escape(failure)}", highlight=False)
     if fail_on_slo and outcome.slo_failures:
         raise typer.Exit(1)
 
@@ -499,12 +510,15 @@ def validate(
             _error(f"{p}: a folder with no scenario files (*.yaml) in it")
         files += found
     loaded: list[tuple[Path, Scenario]] = []
+    members: list[Path] = []  # scenarios named by comparison groups: checked too, as report will
     for path in files:
         try:
             doc = read_document(path, force=force)
             if is_comparisons(doc):
                 groups = read_comparisons(doc)
-                Console().print(f"[green]ok[/] {path} (comparison groups: {', '.join(groups)})", highlight=False)
+                members += [m for group in groups.values() for m in group]
+                names = escape(", ".join(groups))
+                _console().print(f"[green]ok[/] {escape(str(path))} (comparison groups: {names})", highlight=False)
                 continue
             sc = validate_scenario(doc.data, origin=doc.origin, base_dir=str(doc.path.parent), force=force)
             sc = _with_overrides(sc, duration, warmup)
@@ -514,7 +528,14 @@ def validate(
             _error(str(exc))
         else:
             loaded.append((path, sc))
-            Console().print(f"[green]ok[/] {path} ({sc.name})", highlight=False)
+            _console().print(f"[green]ok[/] {escape(str(path))} ({escape(sc.name)})", highlight=False)
+    checked = {os.path.abspath(p) for p in files}
+    for path in dict.fromkeys(m for m in members if os.path.abspath(m) not in checked):
+        try:
+            _prepare(path, duration, warmup, force=force, records=False)
+        except (ScenarioError, UserError) as exc:
+            failed += 1
+            _error(str(exc))
     for warning in duplicate_names(loaded):
         _warning(warning)
     if failed:
@@ -533,7 +554,7 @@ def schema() -> None:
 @app.command()
 def version() -> None:
     """Print the apisim version."""
-    Console().print(__version__)
+    _console().print(__version__)
 
 
 def main() -> None:

@@ -142,7 +142,8 @@ def run_many(
     values come back instead of the results (a study that needs a few numbers per run then
     never holds, or sends between processes, every run's tallies).
     """
-    if not force:
+    if not force and jobs:
+        budget.check_runs(len(jobs), jobs[0][0])
         for scenario in {id(sc): sc for sc, _ in jobs}.values():
             budget.check(scenario, records=False)
     if dask is not None:
@@ -164,12 +165,41 @@ def run_many(
     return results
 
 
-DASK_CONNECT_SECONDS = 5
+DASK_CONNECT_SECONDS = 4
 """How long to wait for a Dask scheduler before saying it cannot be reached."""
 
 
 class DaskUnavailable(Exception):
     """No Dask cluster to run on: not installed, or the scheduler cannot be reached; ``str()`` says which."""
+
+
+def _connect(client_class: Any, address: str) -> Any:
+    """A Dask client for ``address``, or :class:`DaskUnavailable` within about DASK_CONNECT_SECONDS.
+
+    Why a thread: a listener that accepts the connection but never speaks Dask's protocol would
+    hold the client's own handshake for ever.
+    """
+    import threading
+
+    answer: list[Any] = []
+
+    def connect() -> None:
+        try:
+            answer.append(client_class(address, timeout=DASK_CONNECT_SECONDS))
+        except BaseException as exc:  # handed to the caller below
+            answer.append(exc)
+
+    # A daemon thread: if the handshake never ends, it must not keep the process alive either.
+    thread = threading.Thread(target=connect, name="apisim-dask-connect", daemon=True)
+    thread.start()
+    thread.join(DASK_CONNECT_SECONDS + 1)
+    if not answer:
+        raise DaskUnavailable(f"no Dask scheduler answered at {address!r} within {DASK_CONNECT_SECONDS} s")
+    if isinstance(answer[0], (OSError, TimeoutError, ValueError, TypeError)):
+        raise DaskUnavailable(f"cannot connect to a Dask scheduler at {address!r}: {answer[0]}")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return answer[0]
 
 
 def _run_on_dask(
@@ -190,12 +220,7 @@ def _run_on_dask(
         )
         client = Client(cluster)
     else:
-        try:
-            client = Client(address, timeout=DASK_CONNECT_SECONDS)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            raise DaskUnavailable(
-                f"cannot reach the Dask scheduler at {address!r} within {DASK_CONNECT_SECONDS} s: {exc}"
-            ) from None
+        client = _connect(Client, address)
     try:
         futures = [client.submit(_run_job, job, reduce, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}

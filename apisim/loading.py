@@ -17,6 +17,7 @@ comparison files (``comparisons: {group: [a.yaml, b.yaml]}``), with the same gua
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import types
 import typing
@@ -28,9 +29,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from apisim.problems import Loc, Origin, Problem, ScenarioError
-from apisim.reading import InputRefused, decode_text, read_bounded
-from apisim.scenario import Scenario, reference_problems
+from apisim.problems import SHOWN, Loc, Origin, Problem, ScenarioError
+from apisim.reading import InputRefused, decode_text, inside, read_bounded
+from apisim.scenario import Scenario, label_problem, reference_problems
 from apisim.traces import attach_traces
 
 __all__ = ["Problem", "ScenarioError", "load", "validate_scenario"]
@@ -79,25 +80,31 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
             None, None, f"the number {text[:20]}... has {len(digits)} digits; no value here is that large",
             node.start_mark,
         )  # fmt: skip
-    if digits.startswith("0x"):
-        return sign * int(digits[2:], 16)
-    if digits.startswith("0o"):
-        return sign * int(digits[2:], 8)
-    if len(digits) > 1 and digits.startswith("0"):
+    if len(digits) > 1 and digits.startswith("0") and digits[1] not in "xo":
+        octal = f" (or 0o{digits.lstrip('0')} if you mean octal)" if set(digits) <= set("01234567") else ""
         raise yaml.constructor.ConstructorError(
             None, None,
-            f"{text!r} has a leading zero, which YAML 1.1 reads as an octal number; write {int(text)} "
-            f"(or 0o{digits.lstrip('0')} if you mean octal)",
+            f"{text!r} has a leading zero, which YAML 1.1 reads as an octal number; write {int(digits) * sign}{octal}",
             node.start_mark,
         )  # fmt: skip
-    return sign * int(digits)
+    try:
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        return sign * int(digits)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not an integer", node.start_mark) from None
 
 
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
     text = str(loader.construct_scalar(node)).replace("_", "").lower()
-    if text.endswith((".inf", ".nan")):
-        return float(text.replace(".", ""))
-    return float(text)
+    try:
+        if text.endswith((".inf", ".nan")):
+            return float(text.replace(".", ""))
+        return float(text)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a number", node.start_mark) from None
 
 
 ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
@@ -129,14 +136,10 @@ def _walk(root: yaml.Node) -> tuple[dict[Loc, int], dict[tuple[int, int], Loc], 
                     continue
                 line = key.start_mark.line + 1
                 if key.value in first_line:
-                    problems.append(
-                        Problem(
-                            (*loc, key.value),
-                            f"key written twice in one mapping (lines {first_line[key.value]} and {line}); "
-                            "YAML would silently keep the last",
-                            line,
-                        )
-                    )
+                    before = first_line[key.value]
+                    where = f"line {line}" if before == line else f"lines {before} and {line}"
+                    message = f"key written twice in one mapping ({where}); YAML would silently keep the last"
+                    problems.append(Problem((*loc, key.value), message, line))
                     continue
                 first_line[key.value] = line
                 child = (*loc, key.value)
@@ -176,7 +179,15 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
 
 
 def compose_yaml(text: str, source: str) -> yaml.Node | None:
-    """Parse YAML text into a node tree (which keeps line numbers), refusing alias bombs."""
+    """Parse YAML text into a node tree (which keeps line numbers), refusing alias bombs and huge documents."""
+    # Every value needs a separator (a comma or a line); counting them first refuses a document
+    # far over the node limit before the parser builds an object for each of its values.
+    separators = text.count(",") + text.count("\n")
+    if separators > 2 * MAX_EXPANDED_NODES:
+        raise ScenarioError(
+            source, [Problem((), f"refused: about {separators:,} values, more than a scenario holds (limit "
+                                 f"{MAX_EXPANDED_NODES:,} nodes)")],
+        )  # fmt: skip
     try:
         node = yaml.compose(text, Loader=ScenarioLoader)
     except yaml.MarkedYAMLError as exc:
@@ -191,8 +202,8 @@ def compose_yaml(text: str, source: str) -> yaml.Node | None:
         if size > MAX_EXPANDED_NODES:
             raise ScenarioError(
                 source,
-                [Problem((), f"refused: aliases expand this document to more than {MAX_EXPANDED_NODES:,} nodes "
-                             f"(limit {MAX_EXPANDED_NODES:,})")],
+                [Problem((), f"refused: this document has more than {MAX_EXPANDED_NODES:,} nodes once its aliases "
+                             f"are expanded (limit {MAX_EXPANDED_NODES:,})")],
             )  # fmt: skip
     return node
 
@@ -239,7 +250,8 @@ def read_document(path: str | Path, *, force: bool = False) -> Document:
     p = Path(path)
     source = str(path)
     try:
-        text = decode_text(read_bounded(p, None if force else MAX_SCENARIO_BYTES, what="scenario file"), source)
+        raw = read_bounded(p, None if force else MAX_SCENARIO_BYTES, what="scenario file")
+        text = decode_text(raw, source)
     except InputRefused as exc:
         raise ScenarioError(source, [Problem((), str(exc))]) from None
     root = compose_yaml(text, source)
@@ -249,7 +261,7 @@ def read_document(path: str | Path, *, force: bool = False) -> Document:
         lines, fields, problems = _walk(root)
         if problems:
             raise ScenarioError(source, problems)
-    return Document(p, construct(root, source, fields), Origin(source, lines))
+    return Document(p, construct(root, source, fields), Origin(source, lines, hashlib.sha256(raw).hexdigest()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -351,8 +363,11 @@ def _friendly(err: dict[str, Any], clean: Loc) -> tuple[Loc, str]:
 def problems_from_validation(exc: ValidationError, origin: Origin) -> list[Problem]:
     """Rephrase pydantic's errors and locate them in the file."""
     out = []
-    for err in exc.errors():
+    for n, err in enumerate(exc.errors()):
         loc = tuple(err["loc"])
+        if n >= SHOWN:  # only counted, not shown: no need to find the closest key for each
+            out.append(Problem(loc, err["msg"]))
+            continue
         _, clean = _model_at(loc)
         clean = tuple(p for p in clean if p not in ("function-before", "function-after"))
         clean, message = _friendly(err, clean)
@@ -423,6 +438,8 @@ def load(path: str | Path, *, force: bool = False) -> Scenario:
 # ----------------------------------------------------------------------------------------------
 
 COMPARISONS_KEY = "comparisons"
+MAX_GROUPS = 100
+MAX_GROUP_SIZE = 20
 """A YAML file whose only top-level key is this declares comparison groups: ``{group: [a.yaml, b.yaml]}``."""
 
 
@@ -442,15 +459,34 @@ def read_comparisons(doc: Document) -> dict[str, list[Path]]:
         raise ScenarioError(
             origin.source, [Problem(loc, "expected a mapping of group name → list of scenario files", origin.line(loc))]
         )
+    if len(data) > MAX_GROUPS:
+        loc = (COMPARISONS_KEY,)
+        raise ScenarioError(origin.source, [Problem(loc, f"at most {MAX_GROUPS} groups", origin.line(loc))])
     for name, files in data.items():
         loc = (COMPARISONS_KEY, str(name))
-        if not isinstance(files, list) or len(files) < 2 or not all(isinstance(f, str) for f in files):
-            problems.append(Problem(loc, "a group lists at least two scenario files", origin.line(loc)))
+        label = label_problem(name) if isinstance(name, str) else "a group name is text"
+        if label:
+            problems.append(Problem(loc, label, origin.line(loc)))
             continue
-        groups[str(name)] = [doc.path.parent / f for f in files]
-        for f in groups[str(name)]:
-            if not f.is_file():
-                problems.append(Problem(loc, f"no such scenario file: {f}", origin.line(loc)))
+        if (
+            not isinstance(files, list)
+            or not 2 <= len(files) <= MAX_GROUP_SIZE
+            or not all(isinstance(f, str) for f in files)
+        ):
+            message = f"a group lists 2 to {MAX_GROUP_SIZE} scenario files"
+            problems.append(Problem(loc, message, origin.line(loc)))
+            continue
+        members = []
+        for f in files:
+            try:
+                path = inside(doc.path.parent, f, "a scenario in a group is relative to the comparisons file's folder")
+            except InputRefused as exc:
+                problems.append(Problem(loc, str(exc), origin.line(loc)))
+                continue
+            if not path.is_file():
+                problems.append(Problem(loc, f"no such scenario file: {path}", origin.line(loc)))
+            members.append(path)
+        groups[name] = members
     if problems:
         raise ScenarioError(origin.source, problems)
     return groups

@@ -92,7 +92,9 @@ def _digest(path: Path) -> str:
 def _inside(entry: str) -> bool:
     """Whether a manifest entry is a plain relative path that stays inside its folder."""
     p = PurePosixPath(entry)
-    return bool(entry) and not p.is_absolute() and ".." not in p.parts and "\\" not in entry and "\x00" not in entry
+    if not entry or not p.parts or p.is_absolute() or ".." in p.parts or "." in entry.split("/"):
+        return False
+    return "\\" not in entry and "\x00" not in entry and entry not in (MARKER, scratch.OWNER_FILE)
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -215,6 +217,10 @@ def preflight(target: Path, *, overwrite: bool = False) -> None:
     Raises :class:`OutputRefused` for a file or link in the way, an unwritable place, or an
     existing non-empty folder without apisim's marker (unless ``overwrite``).
     """
+    if len(str(target)) > 4000 or len(target.parts) > 200:
+        raise OutputRefused(f"the output path is too long ({len(str(target)):,} characters); choose a shorter one")
+    target = Path(os.path.abspath(target))  # "." and "a/.." name a folder whose parent is elsewhere
+    _writable_ancestor(target.parent / "x")  # apisim builds beside the target, in its parent
     try:
         info = os.lstat(target)
     except (FileNotFoundError, NotADirectoryError):
@@ -258,13 +264,14 @@ def sweep_stale(parent: Path) -> None:
     for e in entries:
         if not e.name.startswith(OLD_PREFIX) or not e.is_dir(follow_symlinks=False):
             continue
-        pid_text = e.name[len(OLD_PREFIX) :].partition("-")[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not scratch.alive(int(pid_text)):
-            _discard_old(Path(e.path), parent / f"apisim-kept-{pid_text}-{secrets.token_hex(3)}")
+    for old in scratch.dead(parent, OLD_PREFIX):
+        _discard_old(old, parent / f"apisim-kept-{secrets.token_hex(3)}")
 
 
 def _discard_old(old: Path, kept: Path) -> None:
-    """Remove apisim's files from a folder set aside for removal; anything else stays, under a visible name."""
+    """Remove apisim's files from a folder it set aside for removal; anything else stays, under a visible name."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(old / scratch.OWNER_FILE)
     ours, _ = _survey(old, read_manifest(old) or {})
     _remove(old, ours)
     if _survey(old, {})[1]:
@@ -280,17 +287,26 @@ def publish(target: Path, fill: Callable[[Path], None], *, kind: str, overwrite:
 
     A failed or killed ``fill`` leaves ``target`` as it was. Raises :class:`OutputRefused`.
     """
-    target = Path(target)
     preflight(target, overwrite=overwrite)
+    target = Path(os.path.abspath(target))
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputRefused(f"cannot make {parent}: {exc.strerror or exc}") from None
     sweep_stale(parent)
-    tmp = scratch.make(parent)
+    try:
+        tmp = scratch.make(parent)
+    except OSError as exc:
+        raise OutputRefused(f"cannot write in {parent}: {exc.strerror or exc}") from None
     try:
         fill(tmp)
         files = _files(tmp)
         _write_marker(tmp, files, kind)
-        _put(tmp, target, files, kind, overwrite)
+        try:
+            _put(tmp, target, files, kind, overwrite)
+        except OSError as exc:
+            raise OutputRefused(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             scratch.remove(tmp)
@@ -343,9 +359,11 @@ def _swap(tmp: Path, target: Path, ours: set[str]) -> None:
     """Replace a folder holding only apisim's files with ``tmp``, in two renames."""
     old = target.parent / f"{OLD_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     os.rename(target, old)
+    scratch.claim(old)  # a run killed from here on leaves a folder the next run can prove was apisim's
     try:
         _rename_whole(tmp, target)
     except OSError:
+        os.unlink(old / scratch.OWNER_FILE)
         os.rename(old, target)
         raise
     _discard_old(old, target.parent / f"{target.name}.kept-{secrets.token_hex(3)}")
@@ -357,9 +375,12 @@ def publish_new(root: Path, stem: str, fill: Callable[[Path], None], *, kind: st
     Two runs at once both survive: a rename onto a folder that exists and is not empty fails, and
     the loser takes the next name.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    sweep_stale(root)
-    tmp = scratch.make(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        sweep_stale(root)
+        tmp = scratch.make(root)
+    except OSError as exc:
+        raise OutputRefused(f"cannot write in {root}: {exc.strerror or exc}") from None
     try:
         fill(tmp)
         _write_marker(tmp, _files(tmp), kind)
@@ -384,6 +405,30 @@ def publish_new(root: Path, stem: str, fill: Callable[[Path], None], *, kind: st
 LATEST = "latest"
 
 
+def _report_folder(root: Path, name: str) -> bool:
+    """Whether ``root/name`` is a report folder apisim wrote (a plain name, a folder, apisim's marker)."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return False
+    folder = root / name
+    if folder.is_symlink() or not folder.is_dir() or read_manifest(folder) is None:
+        return False
+    try:
+        return json.loads((folder / MARKER).read_text(encoding="utf-8")).get("kind") == "report"
+    except (OSError, ValueError):
+        return False
+
+
+def preflight_root(root: Path) -> None:
+    """Refuse now, before any simulating, a reports root apisim could not write a new report in."""
+    if len(str(root)) > 4000 or len(root.parts) > 200:
+        raise OutputRefused(f"the reports path is too long ({len(str(root)):,} characters); choose a shorter one")
+    root = Path(os.path.abspath(root))
+    if os.path.lexists(root) and not root.is_dir():
+        raise OutputRefused(f"{root} is a file, not a folder of reports; choose another --out")
+    _writable_ancestor(root / "x")
+    check_latest(root)
+
+
 def check_latest(root: Path) -> None:
     """Refuse now if ``root/latest`` is something apisim did not make (a file, a folder, a link elsewhere)."""
     link = root / LATEST
@@ -391,9 +436,16 @@ def check_latest(root: Path) -> None:
         return
     if not link.is_symlink():
         raise OutputRefused(f"{link} exists and is not a link apisim made; move it away so apisim can point it")
-    pointee = os.readlink(link)
-    if "/" in pointee or "\\" in pointee or pointee.startswith("."):
-        raise OutputRefused(f"{link} points at {pointee!r}, not at a report folder beside it; move it away")
+    if not _report_folder(root, os.readlink(link)):
+        raise OutputRefused(f"{link} points at {os.readlink(link)!r}, not at a report apisim wrote; move it away")
+
+
+def _order(name: str) -> tuple[str, int]:
+    """A report folder's place in time: its stamp, then its counter (``-10`` after ``-9``)."""
+    stem, _, counter = name.rpartition("-")
+    if stem and counter.isdigit() and stem.endswith("Z"):
+        return stem, int(counter)
+    return name, 1
 
 
 def point_latest(root: Path, name: str) -> bool:
@@ -403,7 +455,7 @@ def point_latest(root: Path, name: str) -> bool:
     """
     check_latest(root)
     link = root / LATEST
-    if link.is_symlink() and os.readlink(link) > name and (root / os.readlink(link)).is_dir():
+    if link.is_symlink() and _order(os.readlink(link)) > _order(name):
         return False
     tmp = root / f".apisim-latest-{os.getpid()}-{secrets.token_hex(4)}"
     try:

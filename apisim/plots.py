@@ -31,11 +31,17 @@ def latency_cdf(quantiles: pd.DataFrame, ax: Axes | None = None, label: str | No
     return ax
 
 
+MOST_LINES = 8
+"""Functions drawn in a concurrency figure: the busiest ones (more lines are unreadable, and slow to draw)."""
+
+
 def concurrency(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Busy (solid) and live (dashed) instances per function over time."""
+    """Busy (solid) and live (dashed) instances over time, for the (up to eight) busiest functions."""
     ax = _axes(ax)
-    for col in timeseries.columns:
-        if col.startswith("concurrency."):
+    busy = [c for c in timeseries.columns if c.startswith("concurrency.")]
+    busiest = sorted(busy, key=lambda c: (-float(timeseries[c].mean()), c))[:MOST_LINES]
+    for col in busy:
+        if col in busiest:
             name = col.split(".", 1)[1]
             line = ax.step(timeseries["t"], timeseries[col], where="post", label=f"{name} busy")[0]
             ax.step(
@@ -48,7 +54,7 @@ def concurrency(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
                 label=f"{name} live",
             )
     ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("instances")
+    ax.set_ylabel("instances" if len(busy) <= MOST_LINES else f"instances (the {MOST_LINES} busiest of {len(busy)})")
     ax.grid(True, alpha=0.3)
     if ax.lines:
         ax.legend(fontsize="small")

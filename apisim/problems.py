@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Loc = tuple[str | int, ...]
+
+SHOWN = 50
+"""Problems an error lists; more are counted (a file with thousands is one mistake repeated)."""
 """A field path in a scenario: ``("clients", 0, "arrival", "rate")``."""
 
 
@@ -31,7 +34,8 @@ class Problem:
 
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line else source
-        got = "" if self.value is None else f" (got {_short(self.value)})"
+        shown = _short(self.value)
+        got = "" if self.value is None or f"got {shown}" in self.message else f" (got {shown})"
         return f"{where}: {self.path}: {self.message}{got}"
 
 
@@ -42,8 +46,11 @@ class ScenarioError(Exception):
         self.source = source
         self.problems = problems
         n = len(problems)
-        head = f"{source}: {n} problem{'s' if n != 1 else ''} in the scenario"
-        super().__init__("\n".join([head, *("  " + p.render(source) for p in problems)]))
+        head = f"{source}: {n:,} problem{'s' if n != 1 else ''} in the scenario"
+        lines = ["  " + p.render(source) for p in problems[:SHOWN]]
+        if n > SHOWN:
+            lines.append(f"  ... and {n - SHOWN:,} more")
+        super().__init__("\n".join([head, *lines]))
 
 
 class RunTooLarge(ScenarioError):
@@ -71,6 +78,7 @@ class Origin:
 
     source: str
     lines: Mapping[Loc, int] = field(default_factory=dict)
+    digest: str = ""  # SHA-256 of the file's bytes as read ("" for a scenario built in code)
 
     def line(self, loc: Loc) -> int | None:
         """The line of the deepest written field along ``loc``."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import html
 import math
 import os
@@ -15,7 +14,7 @@ from typing import Any
 from apisim import __version__
 from apisim.experiment import Result, run_many
 from apisim.loading import is_comparisons, load, read_comparisons, read_document
-from apisim.output import OutputRefused, check_latest, point_latest, publish, publish_new, safe_name, stamp, to_json
+from apisim.output import point_latest, preflight_root, publish, publish_new, safe_name, stamp, to_json
 from apisim.problems import Problem, ScenarioError
 from apisim.scenario import Scenario
 from apisim.slo import Slo
@@ -52,7 +51,11 @@ def discover(inputs: list[Path], *, force: bool = False) -> ReportInputs:
             doc = read_document(f, force=force)
             if is_comparisons(doc):
                 for name, members in read_comparisons(doc).items():
-                    found.groups[unique_labels([*found.groups, name])[-1]] = members
+                    label, n = name, 1
+                    while label in found.groups:
+                        n += 1
+                        label = f"{name} ({n})"
+                    found.groups[label] = members
             elif f not in found.scenarios:
                 found.scenarios.append(f)
     return found
@@ -71,18 +74,16 @@ def duplicate_names(scenarios: list[tuple[Path, Scenario]]) -> list[str]:
     ]
 
 
-def file_hash(path: Path) -> str:
-    """The first 12 hex digits of the file's SHA-256: enough to tell which version a report used."""
-    from apisim.loading import MAX_SCENARIO_BYTES
-    from apisim.reading import read_bounded
-
-    return hashlib.sha256(read_bounded(path, MAX_SCENARIO_BYTES * 64)).hexdigest()[:12]
+def file_hash(sc: Scenario) -> str:
+    """The first 12 hex digits of the SHA-256 of the file as it was read: which version a report used."""
+    return sc.origin.digest[:12] or "unknown"
 
 
 @dataclass
 class ReportOutcome:
     folder: Path
     slo_failures: list[str]
+    latest: bool = True  # whether OUT/latest now points at this report (False: a newer one, or no links here)
 
 
 def _fmt(value: Any) -> str:
@@ -97,6 +98,14 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-widt
 .fail{color:#b00;font-weight:bold}"""
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]#|!"} | {"<": "&lt;", ">": "&gt;"})
+
+
+def _md(text: str) -> str:
+    """Text as Markdown shows it literally: names cannot make headings, links, tables or HTML."""
+    return text.translate(_MD_SPECIAL)
+
+
 class Page:
     """One report written twice at once: Markdown (figures as files) and self-contained HTML (figures inline)."""
 
@@ -106,16 +115,16 @@ class Page:
         self.html: list[str] = []
 
     def heading(self, text: str, level: int = 2) -> None:
-        self.md += ["#" * level + " " + text, ""]
+        self.md += ["#" * level + " " + _md(text), ""]
         self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
 
     def para(self, text: str, *, alert: bool = False) -> None:
-        self.md += [f"**{text}**" if alert else text, ""]
+        self.md += [f"**{_md(text)}**" if alert else _md(text), ""]
         self.html.append(f"<p{' class=fail' if alert else ''}>{html.escape(text)}</p>")
 
     def table(self, header: list[str], rows: list[list[Any]]) -> None:
-        self.md += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        self.md += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows] + [""]
+        self.md += ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+        self.md += ["| " + " | ".join(_md(str(c)) for c in r) + " |" for r in rows] + [""]
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
         self.html.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
@@ -222,9 +231,7 @@ def write_report(
     """
     from apisim import budget, studies
 
-    if os.path.lexists(out_root) and not out_root.is_dir():
-        raise OutputRefused(f"{out_root} is a file, not a folder of reports; choose another --out")
-    check_latest(out_root)
+    preflight_root(out_root)
     found = discover(inputs, force=force)
     if not found.scenarios and not found.groups:
         raise ScenarioError(", ".join(map(str, inputs)), [Problem((), "no scenario files found")])
@@ -262,7 +269,7 @@ def write_report(
         labels = unique_labels([sc.name for _, sc in scenarios])
         for (path, sc), label, res in zip(scenarios, labels, results, strict=True):
             slug = safe_name(label, taken)
-            source = f"{path} (sha256 {file_hash(path)})"
+            source = f"{path} (sha256 {file_hash(sc)})"
             data = tmp / "data" / slug
             row = _scenario_section(
                 body, label, sc, res, failures, source=source, data=data, figures=tmp / "figures", prefix=f"{slug}-"
@@ -288,8 +295,7 @@ def write_report(
         page.write(f"apisim report {when:%Y-%m-%d %H:%M}")
 
     folder = publish_new(out_root, stamp(when), fill, kind="report")
-    point_latest(out_root, folder.name)
-    return ReportOutcome(folder, failures)
+    return ReportOutcome(folder, failures, latest=point_latest(out_root, folder.name))
 
 
 def write_run_report(result: Result, out: Path, *, overwrite: bool = False) -> Path:

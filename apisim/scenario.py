@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -49,9 +50,11 @@ MAX_SIM_SECONDS = 366 * 86400.0
 MAX_SIGMA = 20.0
 """A lognormal's sigma (p99/median up to e^46): more overflows to infinity in a long run."""
 NAME_MAX = 200
-MAX_EMPIRICAL = 100_000
+MAX_EMPIRICAL = 50_000
 """Values in an empirical distribution."""
-_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+"""Unicode categories a label may not use: controls, and invisible format characters (zero-width
+spaces, bidirectional overrides) that would make two different names look alike."""
 
 # --------------------------------------------------------------------------------------------
 # Value types: durations and distributions with units
@@ -116,7 +119,7 @@ def parse_distribution(raw: Any, *, bare_unit_s: float) -> Distribution:
             "expected a number or a mapping with 'dist' (constant, exponential, lognormal, uniform, empirical)"
         )
     kind = raw.get("dist")
-    if kind not in _DIST_KEYS:
+    if not isinstance(kind, str) or kind not in _DIST_KEYS:
         raise ValueError(f"'dist' must be one of {', '.join(_DIST_KEYS)}; got {kind!r}")
     given = set(raw) - {"dist"}
     for keys in _DIST_KEYS[kind]:
@@ -144,7 +147,8 @@ def parse_distribution(raw: Any, *, bare_unit_s: float) -> Distribution:
             raise ValueError("values: expected a non-empty list")
         if len(values) > MAX_EMPIRICAL:
             raise ValueError(f"values: at most {MAX_EMPIRICAL:,} values, got {len(values):,}")
-        return Empirical(tuple(to_seconds(v, bare_unit_s=bare_unit_s) for v in values))
+        # Sorted: the order values are written in must not change the draws.
+        return Empirical(tuple(sorted(to_seconds(v, bare_unit_s=bare_unit_s) for v in values)))
     if "median" in given:
         dist = Lognormal.from_median_p99(amount("median"), amount("p99"))
         if dist.sigma > MAX_SIGMA:
@@ -189,9 +193,22 @@ DurationDist = _dist_type(1.0, "seconds")
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+def label_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a name (a label shown to people, never a path), or None."""
+    if not 1 <= len(value) <= NAME_MAX:
+        return f"a name has 1 to {NAME_MAX} characters"
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        return (
+            "a name may not contain control characters (newlines, tabs, NUL) or invisible ones "
+            "(zero-width spaces, direction overrides)"
+        )
+    return None
+
+
 def _label(value: str) -> str:
-    if not _PRINTABLE.match(value):
-        raise ValueError("a name may not contain control characters (newlines, tabs, NUL)")
+    problem = label_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -220,11 +237,13 @@ class Simulation(Strict):
     """How long to simulate, and with which seed."""
 
     duration: Seconds = Field(
-        3600.0, gt=0, le=MAX_SIM_SECONDS, description="simulated time, after which no new requests arrive"
+        3600.0, ge=0.001, le=MAX_SIM_SECONDS, description="simulated time, after which no new requests arrive"
     )
     warmup: Seconds = Field(0.0, ge=0, description="initial period excluded from every count and percentile")
     seed: int = Field(1, ge=0, le=2**64 - 1, description="base seed; the same seed gives identical numbers")
-    bucket: Seconds | None = Field(None, gt=0, description="width of a timeseries bucket (default: about 200 buckets)")
+    bucket: Seconds | None = Field(
+        None, ge=1e-6, description="width of a timeseries bucket (default: about 200 buckets)"
+    )
 
     @model_validator(mode="after")
     def _warmup_before_end(self) -> Simulation:
@@ -518,7 +537,7 @@ class PoissonProfile(Strict):
     type: Literal["diurnal"]
     peak_to_trough: float = Field(gt=1, le=1e6, description="ratio of the busiest to the quietest rate")
     peak_at: Seconds = Field(14 * 3600.0, description="time of day of the peak")
-    period: Seconds = Field(86400.0, gt=0, le=MAX_SIM_SECONDS)
+    period: Seconds = Field(86400.0, ge=1.0, le=MAX_SIM_SECONDS)
 
     @property
     def amplitude(self) -> float:
@@ -538,7 +557,7 @@ class PointsProfile(Strict):
     points: list[
         Annotated[tuple[Seconds, Annotated[float, Field(ge=0, le=MAX_RATE, strict=True)]], Field(strict=False)]
     ] = Field(
-        min_length=1, max_length=100_000, description="[time, rate] pairs, linear between them, flat after the last"
+        min_length=1, max_length=20_000, description="[time, rate] pairs, linear between them, flat after the last"
     )
 
     @model_validator(mode="after")
@@ -550,24 +569,22 @@ class PointsProfile(Strict):
 
     def integral(self, horizon: float) -> float:
         """∫₀^horizon rate(t) dt for the piecewise-linear rate, flat before the first and after the last point."""
-        times = [t for t, _ in self.points if 0.0 < t < horizon]
-        edges = [0.0, *times, horizon]
-        rates = [self._rate_at(t) for t in edges]
-        return sum((b - a) * (ra + rb) / 2.0 for a, b, ra, rb in zip(edges, edges[1:], rates, rates[1:], strict=False))
+        import numpy as np
+
+        ts = np.array([t for t, _ in self.points])
+        rs = np.array([r for _, r in self.points])
+        edges = np.concatenate([[0.0], ts[(ts > 0.0) & (ts < horizon)], [horizon]])
+        return float(np.trapezoid(np.interp(edges, ts, rs), edges))
 
     def peak(self, horizon: float) -> float:
         """The highest rate in [0, horizon]."""
-        inside = [r for t, r in self.points if 0.0 < t < horizon]
-        return max([self._rate_at(0.0), self._rate_at(horizon), *inside])
+        import numpy as np
 
-    def _rate_at(self, t: float) -> float:
-        points = self.points
-        if t <= points[0][0]:
-            return points[0][1]
-        for (t0, r0), (t1, r1) in itertools.pairwise(points):
-            if t <= t1:
-                return r0 + (r1 - r0) * (t - t0) / (t1 - t0)
-        return points[-1][1]
+        ts = np.array([t for t, _ in self.points])
+        rs = np.array([r for _, r in self.points])
+        inside = rs[(ts > 0.0) & (ts < horizon)]
+        ends = np.interp([0.0, horizon], ts, rs)
+        return float(max(ends.max(), inside.max() if inside.size else 0.0))
 
 
 Profile = Annotated[PoissonProfile | PointsProfile, Field(discriminator="type")]
@@ -625,7 +642,7 @@ class BurstArrival(Strict):
     rate: float = Field(gt=0, le=MAX_RATE, description="requests per second during the burst, evenly spaced")
     duration: Seconds = Field(gt=0)
     start: Seconds = 0.0
-    every: Seconds | None = Field(None, gt=0, description="repeat the burst with this period (at least duration)")
+    every: Seconds | None = Field(None, ge=1e-6, description="repeat the burst with this period (at least duration)")
 
     @model_validator(mode="after")
     def _bursts_apart(self) -> BurstArrival:
@@ -707,7 +724,7 @@ class CacheKeys(Strict):
     zipf: float = Field(0.0, ge=0, le=10, description="popularity exponent: p(k) ∝ k^-zipf; 0 is uniform")
 
 
-_RETRY_ON = re.compile(r"^([1-5][0-9][0-9]|[45]xx)$")
+_RETRY_ON = re.compile(r"^([45][0-9][0-9]|[45]xx)$")
 
 
 class Retry(Strict):
@@ -726,7 +743,7 @@ class Retry(Strict):
     def _statuses(self) -> Retry:
         bad = [s for s in self.on if not _RETRY_ON.match(str(s))]
         if bad:
-            raise ValueError(f"retry.on takes status codes like 429, 503 or classes 4xx, 5xx; got {bad}")
+            raise ValueError(f"retry.on takes error status codes like 429, 503 or classes 4xx, 5xx; got {bad}")
         return self
 
     def retries(self, status: int) -> bool:
@@ -761,7 +778,7 @@ class Client(Strict):
 class Pricing(Strict):
     region: Literal["us-east-1"] = "us-east-1"
     month: Seconds = Field(
-        730 * 3600.0, gt=0, le=MAX_SIM_SECONDS, description="hours in a billing month (AWS uses 730)"
+        730 * 3600.0, ge=1.0, le=MAX_SIM_SECONDS, description="hours in a billing month (AWS uses 730)"
     )
     free_tier: bool = Field(False, description="apply the 12-month free tier")
 

@@ -54,9 +54,14 @@ def make(parent: Path, prefix: str = PREFIX) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
     # mkdtemp's 0700 would hide a published report from a web server: use the permissions any new folder gets.
     os.chmod(folder, 0o777 & ~_umask())
+    claim(folder)
+    return folder
+
+
+def claim(folder: Path) -> None:
+    """Write the owner file that lets a later run prove ``folder`` was this process's."""
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": _started(os.getpid())}
     (folder / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
-    return folder
 
 
 def remove(folder: Path) -> None:
@@ -81,13 +86,13 @@ def _dead_owner(folder: Path, pid_in_name: int) -> bool:
     return started is not None and owner.get("started") is not None and started != owner.get("started")
 
 
-def sweep(parent: Path, prefix: str = PREFIX) -> list[Path]:
-    """Remove scratch folders in ``parent`` left by dead apisim processes; returns what was removed."""
-    removed: list[Path] = []
+def dead(parent: Path, prefix: str) -> list[Path]:
+    """Folders in ``parent`` named ``prefix<pid>-...`` that provably belonged to a dead apisim process."""
+    found: list[Path] = []
     try:
         entries = list(os.scandir(parent))
     except OSError:
-        return removed
+        return found
     for entry in entries:
         if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
             continue
@@ -97,6 +102,13 @@ def sweep(parent: Path, prefix: str = PREFIX) -> list[Path]:
         pid = int(pid_text)
         folder = Path(entry.path)
         if pid != os.getpid() and _dead_owner(folder, pid):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
+            found.append(folder)
+    return found
+
+
+def sweep(parent: Path, prefix: str = PREFIX) -> list[Path]:
+    """Remove scratch folders in ``parent`` left by dead apisim processes; returns what was removed."""
+    removed = dead(parent, prefix)
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
     return removed

@@ -37,7 +37,10 @@ class Slo:
             if name in LATENCY:
                 value = float(raw) if raw.replace(".", "", 1).isdigit() else raw
                 return cls(f"{name}_ms", op, to_seconds(value, bare_unit_s=1e-3) * 1000.0, text.strip())
-            return cls(name, op, float(raw), text.strip())
+            limit = float(raw)
+            if not math.isfinite(limit) or limit < 0:
+                raise ValueError(f"the limit must be a finite number ≥ 0, got {raw!r}")
+            return cls(name, op, limit, text.strip())
         except ValueError as exc:
             raise ValueError(f"cannot read SLO {text!r}: {exc}") from None
 

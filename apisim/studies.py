@@ -171,7 +171,14 @@ def parse_assignment(text: str) -> tuple[str, list[Any]]:
     if "=" not in text:
         raise ValueError(f"expected PATH=VALUE[,VALUE...], got {text!r}")
     path, _, raw = text.partition("=")
-    values = [yaml.load(v.strip(), Loader=ScenarioLoader) for v in raw.split(",") if v.strip()]
+    values = []
+    for v in (v.strip() for v in raw.split(",")):
+        if v:
+            try:
+                values.append(yaml.load(v, Loader=ScenarioLoader))
+            except (yaml.YAMLError, ValueError, RecursionError) as exc:
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise ValueError(f"{path.strip()}: cannot read the value {v!r}: {problem}") from None
     if not path.strip() or not values:
         raise ValueError(f"expected PATH=VALUE[,VALUE...], got {text!r}")
     return path.strip(), values
@@ -201,7 +208,10 @@ def _rows(
     jobs = []
     labels = []
     indices = range(replications) if isinstance(replications, int) else replications
-    if not force:
+    if isinstance(replications, int) and replications < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
+    if not force and points:
+        budget.check_runs(len(points) * len(indices), points[0][1])
         budget.check_study([sc for _, sc in points], len(indices))
     for label, sc in points:
         base = sc.simulation.seed if seed is None else seed
@@ -260,6 +270,8 @@ def compare_runs(
     """
     import pandas as pd
 
+    if not scenarios:
+        raise ValueError("compare needs at least one design")
     designs = [_as_scenario(s, force) for s in scenarios]
     names = unique_labels([d.name for d in designs])
     common = seed if seed is not None else designs[0].simulation.seed
@@ -323,6 +335,9 @@ def grid_points(
     The grid's size is checked before any point is built (:func:`apisim.budget.check_grid`).
     """
     paths = list(vary)
+    for path, values in vary.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"{path}: give a list of values to try, got {values!r}")
     if not force:
         budget.check_grid(math.prod(len(vary[p]) for p in paths), replications, base)
     points = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from apisim.experiment import Result
@@ -27,7 +28,7 @@ def render_summary(result: Result, console: Console) -> None:
     s = result.summary
     req = s["requests"]
     console.print(
-        f"[bold]{s['scenario']}[/]  seed {s['seed']}  ·  {s['simulated_seconds']:,.0f}s simulated after "
+        f"[bold]{escape(s['scenario'])}[/]  seed {s['seed']}  ·  {s['simulated_seconds']:,.0f}s simulated after "
         f"{s['warmup_seconds']:,.0f}s warm-up  ·  {req['offered']:,} attempts ({req['offered_per_second']:,.1f}/s)"
         f"  ·  month = ×{s['month_scale']:,.1f}",
         highlight=False,
@@ -39,7 +40,7 @@ def render_summary(result: Result, console: Console) -> None:
     total = req["offered"] or 1
     for name, n in req["by_outcome"].items():
         if n:
-            outcomes.add_row(name, f"{n:,}", f"{n / total:.2%}")
+            outcomes.add_row(escape(name), f"{n:,}", f"{n / total:.2%}")
     outcomes.add_row("[bold]429 rate[/]", "", _pct(s["rate_429"]))
     client = s["client"]
     if client["attempts_per_request"] and client["attempts_per_request"] > 1:
@@ -68,7 +69,7 @@ def render_summary(result: Result, console: Console) -> None:
         functions.add_column(col, justify="left" if col == "function" else "right")
     for name, f in s["functions"].items():
         functions.add_row(
-            name,
+            escape(name),
             f"{f['invocations']:,}",
             f"{f['cold_starts']:,} ({_pct(f['cold_start_ratio'])})",
             f"{f['throttles']:,}",
@@ -90,7 +91,7 @@ def render_summary(result: Result, console: Console) -> None:
     cost.add_column("unit")
     cost.add_column("USD", justify="right")
     for r in result.cost.itertuples():
-        cost.add_row(str(r.item), f"{r.quantity:,.0f}", str(r.unit), f"{r.usd:,.2f}")
+        cost.add_row(escape(str(r.item)), f"{r.quantity:,.0f}", escape(str(r.unit)), f"{r.usd:,.2f}")
     cost.add_row("[bold]total[/]", "", "", f"[bold]{s['cost_monthly_usd']['total']:,.2f}[/]")
 
     console.print(outcomes, latency)

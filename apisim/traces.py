@@ -10,30 +10,27 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from apisim.problems import Loc
-from apisim.reading import InputRefused, read_bounded
+from apisim.reading import InputRefused, inside, read_bounded
 from apisim.scenario import Scenario, TraceArrival
 
-MAX_TRACE_BYTES = 64 * 2**20
+MAX_TRACE_BYTES = 32 * 2**20
 """A trace file's size (after decompression) without ``force``."""
 MAX_TRACE_ROWS = 1_000_000
 """Arrivals in one trace without ``force``."""
+MAX_HEADER_BYTES = 64 * 1024
+MAX_COLUMNS = 1_000
+"""A trace's header line: a few columns are expected; thousands would take pandas minutes to parse."""
 
 
 def trace_path(base_dir: str, file: str) -> Path:
     """The trace's path, checked to stay inside the scenario's folder. Raises ``InputRefused``."""
-    pure = PurePath(file)
-    if pure.is_absolute() or pure.drive or ".." in pure.parts:
-        raise InputRefused(
-            f"{file!r}: a trace path is relative to the scenario's folder and may not leave it "
-            "(no absolute paths, no '..'); copy the trace next to the scenario"
-        )
-    return Path(base_dir) / pure
+    return inside(base_dir, file, "a trace path is relative to the scenario's folder")
 
 
 def read_trace(path: Path, column: str, *, force: bool = False) -> np.ndarray:
@@ -43,11 +40,17 @@ def read_trace(path: Path, column: str, *, force: bool = False) -> np.ndarray:
     data = read_bounded(
         path, None if force else MAX_TRACE_BYTES, what="trace file", decompress=path.name.endswith(".gz")
     )
-    rows = data.count(b"\n") - 1  # after the header
+    rows = max(data.count(b"\n"), data.count(b"\r")) - 1  # after the header; lines may end in \n, \r\n or \r
     if not force and rows > MAX_TRACE_ROWS:
         raise InputRefused(
             f"{path} has {rows:,} rows, more than the {MAX_TRACE_ROWS:,} allowed in a trace; "
             "pass --force to read it anyway"
+        )
+    first = data[: MAX_HEADER_BYTES + 1].splitlines()[0] if data else b""
+    if not force and (len(first) > MAX_HEADER_BYTES or first.count(b",") >= MAX_COLUMNS):
+        raise InputRefused(
+            f"{path}: the header line has more than {MAX_COLUMNS:,} columns or {MAX_HEADER_BYTES:,} bytes; "
+            "a trace needs one column of arrival times (pass --force to read it anyway)"
         )
     try:
         header = pd.read_csv(io.BytesIO(data), nrows=0).columns

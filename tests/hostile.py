@@ -90,7 +90,7 @@ def cases() -> list[Case]:
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
         f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
-    bad("alias-bomb", bomb + "name: x\n", "aliases expand")
+    bad("alias-bomb", bomb + "name: x\n", "aliases are expanded")
     bad("recursive-alias", "a: &a [*a]\nname: x\n")
     bad("deep-flow", "name: x\napi: " + "[" * 2000 + "]" * 2000 + "\n", "nesting")
     bad("deep-block", "name: x\napi:\n" + "".join(" " * i + "k:\n" for i in range(1, 600)) + " " * 600 + "v\n", "nest")
@@ -143,6 +143,21 @@ def cases() -> list[Case]:
         ("memory-huge", "{duration_ms: 20}", "{duration_ms: 20, memory_mb: 99999999}", "memory_mb"),
         ("routes-500", "    - {route: GET /a, integration: {type: lambda, function: f}}",
          "\n".join(f"    - {{route: GET /r{i}, integration: {{type: mock}}}}" for i in range(500)), "300"),
+        ("duration-1e-320", "{duration: 20s}", "{duration: 1e-320}", "simulation.duration"),
+        ("bucket-1e-320", "{duration: 20s}", "{duration: 20s, bucket: 1e-320}", "simulation.bucket"),
+        ("burst-every-5e-324", "{process: poisson, rate: 20}", "{process: burst, rate: 1, duration: 5e-324, every: 5e-324}", "every"),
+        ("diurnal-period-5e-324", "rate: 20}", "rate: 20, profile: {type: diurnal, peak_to_trough: 2, period: 5e-324}}", "period"),
+        ("month-5e-324", "name: base", "name: base\npricing: {month: 5e-324}", "pricing.month"),
+        ("dist-key-a-mapping", "{duration_ms: 20}", "{duration_ms: {dist: {a: 1}}}", "'dist' must be one of"),
+        ("dist-key-a-list", "{duration_ms: 20}", "{duration_ms: {dist: [lognormal]}}", "'dist' must be one of"),
+        ("int-tag-on-text", "rate: 20}", "rate: !!int twenty}", "clients.0.arrival.rate"),
+        ("hex-garbage", "rate: 20}", "rate: 0x_}", "not an integer"),
+        ("octal-hint-only-for-octal", "{duration_ms: 20}", "{duration_ms: 20, memory_mb: 0128}", "octal number; write 128\n"),
+        ("slo-nan", "name: base", "name: base\nslos: ['rate_429<nan']", "finite"),
+        ("retry-on-success", "rate: 20}}", "rate: 20}, retry: {on: [200]}}", "error status codes"),
+        ("name-zero-width", "name: base", 'name: "ba\u200bse"', "invisible"),
+        ("name-bidi-override", "{name: c,", '{name: "c\u202e",', "invisible"),
+        ("points-20000", "rate: 20}", "profile: {type: points, points: [" + ", ".join(f"[{i * 0.001:.3f}, {1 + i % 7}]" for i in range(20001)) + "]}}", "20000"),
     ):  # fmt: skip
         bad(cid, base_with(old, new), says)
 
@@ -151,7 +166,7 @@ def cases() -> list[Case]:
         ("bucket-1us", "{duration: 20s}", "{duration: 1h, bucket: 1us}", "timeseries buckets"),
         ("bucket-1ms-hour", "{duration: 20s}", "{duration: 1h, bucket: 1ms}", "timeseries buckets"),
         ("burst-tiny-every", "{process: poisson, rate: 20}",
-         "{process: burst, rate: 1, duration: 1e-10, every: 1e-9}", "requests"),
+         "{process: burst, rate: 1, duration: 1e-7, every: 1e-6}", "requests"),
         ("many-requests", "{duration: 20s}", "{duration: 30d}", "30,000,000"),
         ("retries-count", "{process: poisson, rate: 20}}",
          "{process: poisson, rate: 80000}, retry: {max_attempts: 20}}", "retries"),
@@ -164,6 +179,8 @@ def cases() -> list[Case]:
             text = text.replace("  type: rest", "  type: rest\n  cache: {ttl: 60s}").replace(
                 "{route: GET /a, integration", "{route: GET /a, cache: true, integration"
             )
+        if cid == "burst-tiny-every":
+            text = text.replace("{duration: 20s}", "{duration: 1h}")
         if cid == "api-keys-1e9":
             text = text.replace("  type: rest", "  type: rest\n  usage_plans: {p: {rate: 10, burst: 10}}")
             text = text.replace("{duration: 20s}", "{duration: 5m}")
@@ -189,7 +206,8 @@ def cases() -> list[Case]:
     for cid, files, says in (
         ("trace-missing", {}, "no such trace file"),
         ("trace-fifo", {"t.csv": FIFO}, "not a regular file"),
-        ("trace-dev-zero", {"t.csv": ("link", "/dev/zero")}, "not a regular file"),
+        ("trace-dev-zero", {"t.csv": ("link", "/dev/zero")}, "leads out of it"),
+        ("trace-link-out", {"t.csv": ("link", "/etc/passwd")}, "leads out of it"),
         ("trace-text", {"t.csv": "t\n1\nabc\n3\n"}, "t.csv:3"),
         ("trace-inf", {"t.csv": "t\n1\ninf\n"}, "t.csv:3"),
         ("trace-nan", {"t.csv": "t\n1\nnan\n"}, "t.csv:3"),
@@ -206,6 +224,30 @@ def cases() -> list[Case]:
         bad(cid, _trace(name), says, files=files)
     bad("trace-absolute", _trace("/etc/passwd"), "may not leave")
     bad("trace-dotdot", _trace("../s.yaml"), "may not leave")
+    bad("trace-link-out-of-folder", _trace("up/passwd"), "leads out of it", files={"up": ("link", "/etc")})
+    bad("trace-wide-header", _trace("t.csv"), "columns", files={"t.csv": "t," + "a," * 40_000 + "\n1\n"})
+    bad("trace-cr-only", _trace("t.csv"), "1,000,000", files={"t.csv": "t\r" + "1\r" * 1_000_001})
+    bad("trace-gz-members", _trace("t.csv.gz"), "gzip members", files={"t.csv.gz": "GZMEMBERS"})
+    bad(
+        "flat-list-million",
+        base_with("{duration_ms: 20}", "{duration_ms: {dist: empirical, values: [" + "1," * 500_000 + "1]}}"),
+        "values",
+    )
+    out.append(
+        Case(
+            "points-within-limit-fast",
+            scenario(
+                base_with(
+                    "rate: 20}",
+                    "profile: {type: points, points: ["
+                    + ", ".join(f"[{i * 0.001:.3f}, {1 + i % 7}]" for i in range(20000))
+                    + "]}}",
+                )
+            ),
+            exit=0,
+            parity=True,
+        )
+    )
     out.append(Case("trace-ok", scenario(_trace("t.csv"), **{"t.csv": "t\n0.5\n1\n1\n2.5\n"}),
                     argv=["run", "in/s.yaml", "--json"], exit=0))  # fmt: skip
     out.append(Case("trace-gz-ok", scenario(_trace("t.csv.gz"), **{"t.csv.gz": "GZ:t\n1\n2\n"}),
@@ -235,9 +277,18 @@ def cases() -> list[Case]:
         ("plan-bad-slo", ["plan", "in/s.yaml", "--vary", "functions.f.memory_mb=128,256", "--slo", "speed>3"], 2, "SLO"),
         ("compare-same-name", ["compare", "in/s.yaml", "in/s.yaml", "--json", "--workers", "1"], 0, ""),
         ("validate-folder", ["validate", "in"], 0, ""),
+        ("markup-in-name-run", ["run", "in/m.yaml"], 0, "x [/] y :x:"),
+        ("markup-in-name-validate", ["validate", "in/m.yaml"], 0, "x [/] y :x:"),
+        ("replications-200000", ["run", "in/s.yaml", "--replications", "200000"], 2, "200,000 runs"),
+        ("sweep-bad-yaml-value", ["sweep", "in/s.yaml", "--set", "api.cache.ttl=[1"], 2, "cannot read the value"),
+        ("sweep-python-tag-value", ["sweep", "in/s.yaml", "--set", "name=!!python/name:os.system"], 2, "cannot read"),
+        ("plan-bad-yaml-value", ["plan", "in/s.yaml", "--vary", "functions.f.memory_mb=0128", "--slo", "p99<1s"], 2, "leading zero"),
+        ("out-dot-dot", ["run", "in/s.yaml", "--out", "in/.."], 2, "did not write"),
+        ("out-very-deep", ["run", "in/s.yaml", "--out", "d/" * 1000], 2, "too long"),
     ):  # fmt: skip
         seconds = 15 if code == 0 else 8 if cid.startswith("dask") else 5
-        out.append(Case(cid, dict(good), argv=argv, exit=code, says=says, seconds=seconds))
+        files = {**good, "m.yaml": BASE.replace("name: base", "name: 'x [/] y :x: <script>|#'")}
+        out.append(Case(cid, files, argv=argv, exit=code, says=says, seconds=seconds))
 
     # -- reports: names are labels, never paths ---------------------------------------------------
     evil = {
@@ -247,12 +298,13 @@ def cases() -> list[Case]:
         "d.yaml": BASE.replace("name: base", "name: ..."),
         "e.yaml": BASE,
         "f.yaml": BASE,  # the same name twice
+        "g.yaml": BASE.replace("name: base", "name: 'x [/] y :x: <script>|#'"),  # markup, emoji codes, HTML
         "comparisons.yaml": "comparisons:\n  '../../escape': [a.yaml, e.yaml]\n",
     }
     out.append(Case("report-hostile-names", evil, argv=["report", "in", "--out", "out", "--duration", "5s"],
                     exit=0, seconds=40, megabytes=700))  # fmt: skip
     out.append(Case("report-bad-comparisons", {"a.yaml": BASE, "comparisons.yaml": "comparisons: {g: a.yaml}\n"},
-                    argv=["report", "in", "--out", "out"], says="at least two"))  # fmt: skip
+                    argv=["report", "in", "--out", "out"], says="2 to 20"))  # fmt: skip
     out.append(Case("report-comparisons-not-utf8", {"a.yaml": BASE, "comparisons.yaml": b"comparisons: \xff\n"},
                     argv=["report", "in", "--out", "out"], says="UTF-8"))  # fmt: skip
     out.append(Case("report-latest-is-a-file", {"a.yaml": BASE, "../out/latest": "mine"},
@@ -281,6 +333,8 @@ def _make(root: Path, files: dict[str, Any]) -> None:
                 block = b"0" * (1 << 20)
                 for _ in range(80):
                     f.write(block)
+        elif content == "GZMEMBERS":
+            path.write_bytes(gzip.compress(b"t\n1\n") + gzip.compress(b"") * 5000)
         elif isinstance(content, str) and content.startswith("GZ:"):
             with gzip.open(path, "wb") as f:
                 f.write(content[3:].encode())

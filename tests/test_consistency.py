@@ -187,3 +187,17 @@ def test_a_bursts_expected_count_is_exactly_what_it_sends(rate, duration, start,
     assert burst.expected(t0, t0 + width) == len(burst.times(t0, t0 + width, rng))
     steady = Constant(rate, start)
     assert steady.expected(t0, t0 + width) == len(steady.times(t0, t0 + width, rng))
+
+
+def test_the_order_of_empirical_values_changes_no_draw() -> None:
+    def design(values: list[int]) -> dict[str, Any]:
+        return {
+            "name": "empirical", "simulation": {"duration": "30s"},
+            "api": {"routes": [{"route": "GET /a", "integration": {"type": "http", "latency_ms": {
+                "dist": "empirical", "values": values}}}]},
+            "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 50}}],
+        }  # fmt: skip
+
+    a = simulate(validate_scenario(design([5, 50, 500])), seed=3).summary
+    b = simulate(validate_scenario(design([500, 5, 50])), seed=3).summary
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

@@ -157,12 +157,24 @@ def test_reports_get_unique_folders_even_when_made_at_once(tmp_path: Path) -> No
 
 
 def test_latest_is_switched_by_rename_and_never_points_back_in_time(tmp_path: Path) -> None:
-    for name in ("2026-11-25T10-00-00Z", "2026-11-25T09-00-00Z"):
-        (tmp_path / name).mkdir()
+    names = ["2026-11-25T10-00-00Z", "2026-11-25T09-00-00Z", *(f"2026-11-25T10-00-00Z-{n}" for n in (9, 10))]
+    for name in names:
+        publish(tmp_path / name, writer({"index.html": name}), kind="report")
     assert output.point_latest(tmp_path, "2026-11-25T10-00-00Z")
     assert not output.point_latest(tmp_path, "2026-11-25T09-00-00Z")  # an older report finishing late
     assert os.readlink(tmp_path / "latest") == "2026-11-25T10-00-00Z"
+    assert output.point_latest(tmp_path, "2026-11-25T10-00-00Z-9")
+    assert output.point_latest(tmp_path, "2026-11-25T10-00-00Z-10")  # counters count, not spell
+    assert not output.point_latest(tmp_path, "2026-11-25T10-00-00Z-9")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # A link of someone else's is not apisim's to move, even one pointing at a folder beside it.
+    (tmp_path / "notes").mkdir()
+    for theirs in ("notes", "zzz-not-there"):
+        (tmp_path / "latest").unlink()
+        (tmp_path / "latest").symlink_to(theirs)
+        with pytest.raises(OutputRefused, match="latest"):
+            output.point_latest(tmp_path, "2026-11-25T10-00-00Z")
+        assert os.readlink(tmp_path / "latest") == theirs
     (tmp_path / "latest").unlink()
     (tmp_path / "latest").write_text("a person's file")
     with pytest.raises(OutputRefused, match="latest"):
@@ -257,3 +269,22 @@ def test_two_reports_at_once_both_survive_and_a_killed_one_is_cleaned_up_by_the_
     assert _report(folder, out).wait(120) == 0
     assert not list(out.glob(".apisim-*"))
     assert len([p for p in out.iterdir() if p.name != "latest"]) == 3
+
+
+def test_folders_that_only_look_like_apisims_leftovers_are_left_alone(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lookalike = tmp_path / f"{output.OLD_PREFIX}{int(dead.stdout)}-mine"
+    lookalike.mkdir()
+    (lookalike / "notes.txt").write_text("mine")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / MARKER).write_text(json.dumps({"apisim": "0", "files": {".": "abc", "": "x", "./": "y"}}))
+    publish(fake, writer({"x.csv": "1"}), kind="test")  # a marker naming the folder itself names nothing
+    assert (lookalike / "notes.txt").read_text() == "mine"  # no owner file: not provably apisim's
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["fake", lookalike.name])
+
+
+def test_markdown_shows_names_literally() -> None:
+    from apisim.report import _md
+
+    assert _md("a|b <script>#[x](y)*_") == "a\\|b &lt;script&gt;\\#\\[x\\](y)\\*\\_"

@@ -27,7 +27,7 @@ BROKEN = {
     "quota_without_period.yaml": (7, "api.usage_plans.free.quota.period", "required"),
     "yaml_syntax.yaml": (6, "(top level)", "YAML syntax error"),
     "python_tag.yaml": (1, "name", "not allowed"),
-    "alias_bomb.yaml": (None, "(top level)", "aliases expand"),
+    "alias_bomb.yaml": (None, "(top level)", "aliases are expanded"),
     "lognormal_without_p99.yaml": (8, "functions.f.duration_ms", "{median, p99} or {mean, sigma}"),
     "unknown_process.yaml": (8, "clients.0.arrival.process", "'poisson', 'constant', 'burst', 'trace'"),
     "route_without_method.yaml": (4, "api.routes.0.route", "GET /path"),

@@ -11,6 +11,7 @@ Function completions and idle expiries stay on each pool's own agenda (see
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def _window(clients: list[Population], t0: float, width: float, end: float) -> f
     """
 
     def expected(w: float) -> float:
-        return sum(c.arrivals.expected(t0, min(end, t0 + w)) for c in clients)
+        return math.fsum(c.arrivals.expected(t0, min(end, t0 + w)) for c in clients)  # order-free
 
     while t0 + width < end and expected(width) < ARRIVALS_PER_WINDOW / 2:
         width *= 2.0
