@@ -143,7 +143,10 @@ def run(
     overwrite: Annotated[bool, OVERWRITE] = False,
     records: Annotated[
         bool | None,
-        typer.Option("--records/--no-records", help="keep one row per attempt (default: for runs up to 1M attempts)"),
+        typer.Option(
+            "--records/--no-records",
+            help="keep one row per attempt for requests.parquet (default: with --out, for runs up to 1M attempts)",
+        ),
     ] = None,
     replications: Annotated[int, typer.Option(min=1, help="independent runs; report means with 95% CIs")] = 1,
     workers: Annotated[
@@ -153,6 +156,8 @@ def run(
 ) -> None:
     """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost."""
     with _user_errors():
+        if records is None and out is None:
+            records = False  # only --out writes them (requests.parquet): without it, nothing would read them
         sc = _prepare(scenario, duration, warmup, force=force, records=records if replications == 1 else False)
         _out_ok(out, overwrite)
         if replications > 1:

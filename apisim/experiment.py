@@ -74,9 +74,11 @@ class Result:
         files to another folder. Either way only apisim's own files are ever replaced or removed
         (:func:`apisim.output.publish`); anything else raises :class:`apisim.output.OutputRefused`.
         """
-        from apisim.report import write_run_report
+        from apisim import __version__
+        from apisim.pages import write_run_folder
 
-        return write_run_report(self, Path(out), overwrite=overwrite)
+        source = f"apisim {__version__} · prices of {self.summary['prices_retrieved']}"
+        return write_run_folder(self, Path(out), source=source, overwrite=overwrite)
 
 
 def simulate(

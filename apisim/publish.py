@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apisim.output import publish
+from apisim.pages import save_figure
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from apisim.studies import Comparison
-
-
-def save_figure(path: Path, draw: Callable[..., Any], *args: Any, title: str = "", **kwargs: Any) -> None:
-    """Draw one figure with ``draw(*args, ax=ax, **kwargs)`` and save it as PNG."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    draw(*args, ax=ax, **kwargs)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=96)
-    plt.close(fig)
 
 
 def write_frames(out: Path, frames: dict[str, pd.DataFrame], *, overwrite: bool = False) -> Path:

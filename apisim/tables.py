@@ -85,16 +85,33 @@ def render_summary(result: Result, console: Console) -> None:
     if auth["lookups"]:
         extras.append(f"authorizer cache hit ratio {_pct(auth['cache_hit_ratio'])} ({auth['calls']:,} calls)")
 
-    cost = Table(title=f"Monthly cost (USD, prices of {s['prices_retrieved']})", title_justify="left")
-    cost.add_column("item")
+    cost = Table(title=f"Monthly cost by resource (USD, prices of {s['prices_retrieved']})", title_justify="left")
+    cost.add_column("resource", overflow="fold")
+    cost.add_column("component")
     cost.add_column("quantity / month", justify="right")
     cost.add_column("unit")
     cost.add_column("USD", justify="right")
     for r in result.cost.itertuples():
-        cost.add_row(escape(str(r.item)), f"{r.quantity:,.0f}", escape(str(r.unit)), f"{r.usd:,.2f}")
-    cost.add_row("[bold]total[/]", "", "", f"[bold]{s['cost_monthly_usd']['total']:,.2f}[/]")
+        names = (escape(str(r.resource)), escape(str(r.component)))
+        cost.add_row(*names, f"{r.quantity:,.0f}", escape(str(r.unit)), f"{r.usd:,.2f}")
+    cost.add_row("[bold]total[/]", "", "", "", f"[bold]{s['cost_monthly_usd']['total']:,.2f}[/]")
+
+    stages = [(api, name, st) for api, block in s["apis"].items() for name, st in block["stages"].items()]
+    apis = None
+    if len(stages) > 1:
+        apis = Table(title="APIs and stages (one account)", title_justify="left")
+        for col in ("API", "stage", "attempts", "429 rate", "p50 ms", "p99 ms", "cache hit ratio"):
+            apis.add_column(col, justify="left" if col in ("API", "stage") else "right")
+        for api, name, st in stages:
+            lat = st["latency_ms"]
+            apis.add_row(
+                escape(api), escape(name), f"{st['requests']['offered']:,}", _pct(st["rate_429"]),
+                _fmt(lat["p50"]), _fmt(lat["p99"]), _pct(st["cache"]["hit_ratio"]),
+            )  # fmt: skip
 
     console.print(outcomes, latency)
+    if apis is not None:
+        console.print(apis)
     if s["functions"]:
         console.print(functions)
     if extras:

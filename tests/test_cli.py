@@ -60,12 +60,12 @@ def test_run_out_writes_every_file(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
-    import apisim.report
+    import apisim.pages
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(apisim.report.Page, "write", boom)
+    monkeypatch.setattr(apisim.pages.Page, "write", boom)
     from apisim import simulate
 
     res = simulate(ROOT / "scenarios" / "07-burst.yaml")
@@ -133,3 +133,20 @@ def test_plan_json_names_the_winner_and_exit_code_1_when_nothing_fits() -> None:
     r = runner.invoke(app, [*args, "--slo", "p99<1ms"])
     assert r.exit_code == 1 and json.loads(r.stdout)["winner"] is None
     assert runner.invoke(app, [*args, "--slo", "speed>3"]).exit_code == 2
+
+
+def test_a_json_run_keeps_no_records_nothing_would_read(monkeypatch, tmp_path: Path) -> None:
+    import apisim.experiment
+
+    seen = []
+    real = apisim.experiment.run
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["records"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(apisim.experiment, "run", spy)
+    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--json"]).exit_code == 0
+    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml"]).exit_code == 0
+    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(tmp_path / "o")]).exit_code == 0
+    assert seen == [False, False, True]  # only --out writes requests.parquet

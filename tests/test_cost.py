@@ -6,31 +6,30 @@ import pytest
 
 from apisim import simulate
 from apisim.cost import monthly_bill, prices, tiered
+from apisim.engine.door import UsageLine
 from apisim.metrics import Usage
 from tests.conftest import build, mock_api
 
-P = prices().data
+P = prices()
+MONTH = 730 * 3600.0
 
 
-def usage(**kw) -> Usage:
-    base = dict(
-        api_type="rest",
-        api_requests=0.0,
-        cache_size_gb=None,
-        month_hours=730.0,
-        lambda_requests=0.0,
-        gb_seconds={"x86_64": 0.0, "arm64": 0.0},
-        provisioned_gb_seconds={"x86_64": 0.0, "arm64": 0.0},
-        provisioned_duration_gb_seconds={"x86_64": 0.0, "arm64": 0.0},
-        transfer_gb=0.0,
-        free_tier=False,
-    )
-    base.update(kw)
-    return Usage(**base)
+def tiers(key: str) -> list:
+    return P.price(key)["tiers"]
+
+
+def usage(*lines: UsageLine, month_hours: float = 730.0, free_tier: bool = False) -> Usage:
+    """Usage for a month: count lines already measured over the whole month (scale 1)."""
+    month = month_hours * 3600.0
+    return Usage(lines=list(lines), window_seconds=month, month_seconds=month, free_tier=free_tier)
+
+
+def line(price: str, amount: float, resource: str = "r", **kw) -> UsageLine:
+    return UsageLine(resource, kw.pop("component", price), price, amount, **kw)
 
 
 def item(bill, name: str) -> float:
-    return float(bill.set_index("item").loc[name, "usd"])
+    return float(bill.groupby("item")["usd"].sum().get(name, 0.0))
 
 
 @pytest.mark.parametrize(
@@ -38,11 +37,13 @@ def item(bill, name: str) -> float:
     [("rest", 100_000, 0.35), ("rest", 10_000_000, 35.00), ("http", 10_000_000, 10.00)],
 )
 def test_worked_examples_for_api_requests(api_type: str, requests: float, usd: float) -> None:
-    assert item(monthly_bill(usage(api_type=api_type, api_requests=requests)), "api_requests") == pytest.approx(usd)
+    bill = monthly_bill(usage(line(f"apigateway.{api_type}.requests", requests, meter={"bytes_per_request": 2048})))
+    assert item(bill, "api_requests") == pytest.approx(usd)
 
 
 def test_cache_half_gigabyte_for_720_hours() -> None:
-    assert item(monthly_bill(usage(cache_size_gb=0.5, month_hours=720.0)), "api_cache") == pytest.approx(14.40)
+    cache = line("apigateway.cache", 1.0, kind="level", meter={"size_gb": 0.5})
+    assert item(monthly_bill(usage(cache, month_hours=720.0)), "api_cache") == pytest.approx(14.40)
 
 
 @pytest.mark.parametrize(
@@ -56,41 +57,42 @@ def test_cache_half_gigabyte_for_720_hours() -> None:
     ],
 )
 def test_rest_tier_boundaries(requests: float, usd: float) -> None:
-    assert tiered(requests, P["api_requests"]["rest"]["tiers"]) == pytest.approx(usd)
+    assert tiered(requests, tiers("apigateway.rest.requests")) == pytest.approx(usd)
 
 
 @pytest.mark.parametrize(("requests", "usd"), [(300_000_000, 300.0), (1_000_000_000, 300.0 + 630.0)])
 def test_http_tier_boundaries(requests: float, usd: float) -> None:
-    assert tiered(requests, P["api_requests"]["http"]["tiers"]) == pytest.approx(usd)
+    assert tiered(requests, tiers("apigateway.http.requests")) == pytest.approx(usd)
 
 
 def test_arm_is_cheaper_per_gb_second_and_has_its_own_tier_boundaries() -> None:
-    x86 = item(monthly_bill(usage(gb_seconds={"x86_64": 1_000_000.0})), "lambda_compute")
-    arm = item(monthly_bill(usage(gb_seconds={"arm64": 1_000_000.0})), "lambda_compute")
+    x86 = item(monthly_bill(usage(line("lambda.compute.x86_64", 1_000_000.0))), "lambda_compute")
+    arm = item(monthly_bill(usage(line("lambda.compute.arm64", 1_000_000.0))), "lambda_compute")
     assert x86 == pytest.approx(16.6667)
     assert arm == pytest.approx(13.3334)
-    arm_tiers = P["lambda"]["compute"]["arm64"]
-    assert tiered(7_500_000_000 + 1_000_000, arm_tiers) == pytest.approx(
+    assert tiered(7_500_000_000 + 1_000_000, tiers("lambda.compute.arm64")) == pytest.approx(
         7_500_000_000 * 0.0000133334 + 1_000_000 * 0.0000120001
     )
-    x86_tiers = P["lambda"]["compute"]["x86_64"]
-    assert tiered(6_000_000_000 + 1_000_000, x86_tiers) == pytest.approx(
+    assert tiered(6_000_000_000 + 1_000_000, tiers("lambda.compute.x86_64")) == pytest.approx(
         6_000_000_000 * 0.0000166667 + 1_000_000 * 0.000015
     )
 
 
 def test_provisioned_concurrency_arm_matches_the_price_list() -> None:
     # infracost golden: 9,000,000 GB-s provisioned → $30.00; 1,750,000 GB-s of duration → $13.61
-    bill = monthly_bill(
-        usage(provisioned_gb_seconds={"arm64": 9_000_000.0}, provisioned_duration_gb_seconds={"arm64": 1_750_000.0})
-    )
+    configured = line("lambda.provisioned_concurrency.arm64", 9_000_000.0 / MONTH, kind="level")
+    bill = monthly_bill(usage(configured, line("lambda.provisioned_duration.arm64", 1_750_000.0)))
     assert item(bill, "lambda_provisioned") == pytest.approx(30.00 + 13.61, abs=0.01)
 
 
 def test_free_tier_only_when_asked() -> None:
-    u = dict(api_requests=1_500_000.0, lambda_requests=1_500_000.0, gb_seconds={"x86_64": 500_000.0})
-    paid = monthly_bill(usage(**u))
-    free = monthly_bill(usage(free_tier=True, **u))
+    lines = (
+        line("apigateway.rest.requests", 1_500_000.0),
+        line("lambda.requests", 1_500_000.0),
+        line("lambda.compute.x86_64", 500_000.0),
+    )
+    paid = monthly_bill(usage(*lines))
+    free = monthly_bill(usage(*lines, free_tier=True))
     assert item(free, "api_requests") == pytest.approx(0.5 * 3.50)
     assert item(free, "lambda_requests") == pytest.approx(0.5 * 0.20)
     assert item(free, "lambda_compute") == pytest.approx(100_000 * 0.0000166667)
@@ -98,10 +100,21 @@ def test_free_tier_only_when_asked() -> None:
 
 
 def test_data_transfer_tiers() -> None:
-    assert item(monthly_bill(usage(transfer_gb=10_240.0)), "data_transfer") == pytest.approx(921.60)
-    assert item(monthly_bill(usage(transfer_gb=10_240.0 + 40_960.0)), "data_transfer") == pytest.approx(
+    assert item(monthly_bill(usage(line("data_transfer.out", 10_240.0))), "data_transfer") == pytest.approx(921.60)
+    assert item(monthly_bill(usage(line("data_transfer.out", 10_240.0 + 40_960.0))), "data_transfer") == pytest.approx(
         921.60 + 3481.60
     )
+
+
+def test_tiers_aggregate_across_resources_and_each_gets_its_share() -> None:
+    # Two REST APIs of 200M requests each: the account's 400M cross the 333M tier boundary once.
+    bill = monthly_bill(
+        usage(line("apigateway.rest.requests", 2e8, resource="api.a"), line("apigateway.rest.requests", 2e8, "api.b"))
+    )
+    total = tiered(4e8, tiers("apigateway.rest.requests"))
+    assert bill["usd"].sum() == pytest.approx(total)
+    assert bill.set_index("resource").loc["api.a", "usd"] == pytest.approx(total / 2)
+    assert "share of the account's 400,000,000" in bill.set_index("resource").loc["api.a", "detail"]
 
 
 def test_simulated_counts_are_scaled_to_the_month_before_tiers() -> None:
@@ -134,7 +147,7 @@ def test_simulated_counts_are_scaled_to_the_month_before_tiers() -> None:
     bill = res.cost.set_index("item")
     assert bill.loc["api_requests", "quantity"] == pytest.approx(2 * offered * scale)
     assert bill.loc["api_requests", "usd"] == pytest.approx(
-        tiered(2 * offered * scale, P["api_requests"]["http"]["tiers"])
+        tiered(2 * offered * scale, tiers("apigateway.http.requests"))
     )
     assert bill.loc["lambda_requests", "quantity"] == pytest.approx(offered * scale)
     # 99.5 ms bills as 100 ms at 1 GB.
@@ -158,9 +171,12 @@ def test_throttled_and_unauthorized_requests_are_not_billed() -> None:
     assert quantity == pytest.approx(by["ok"] * res.summary["month_scale"])
 
 
-def test_every_price_section_names_its_source() -> None:
-    for section in ("api_cache", "data_transfer_out", "free_tier"):
-        assert P[section]["source"] and P[section]["status"]
-    for api in ("rest", "http"):
-        assert P["api_requests"][api]["source"]
-    assert P["retrieved"]
+def test_every_price_names_its_source_status_and_item() -> None:
+    from apisim.cost import LINE_ITEMS
+
+    for key, price in P.data["prices"].items():
+        assert price["source"] and price["status"] and price["unit"], key
+        assert price["item"] in LINE_ITEMS, key
+        assert ("tiers" in price) != ("per_unit" in price), key
+    assert P.data["free_tier"]["source"] and P.data["free_tier"]["status"]
+    assert P.retrieved

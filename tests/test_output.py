@@ -285,6 +285,6 @@ def test_folders_that_only_look_like_apisims_leftovers_are_left_alone(tmp_path: 
 
 
 def test_markdown_shows_names_literally() -> None:
-    from apisim.report import _md
+    from apisim.pages import _md
 
     assert _md("a|b <script>#[x](y)*_") == "a\\|b &lt;script&gt;\\#\\[x\\](y)\\*\\_"

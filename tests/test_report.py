@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import apisim.publish
+import apisim.pages
 from apisim.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_an_interrupted_report_leaves_no_partial_folder(tmp_path: Path, monkeypa
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(apisim.publish, "save_figure", killed)
+    monkeypatch.setattr(apisim.pages, "save_figure", killed)
     from apisim.report import write_report
 
     with pytest.raises(KeyboardInterrupt):

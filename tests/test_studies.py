@@ -42,7 +42,7 @@ def test_plan_picks_the_cheapest_design_meeting_the_slo_computed_by_hand() -> No
     assert winner["functions.f.memory_mb"] == 1024
     requests = 1000  # 10 rps for 100 s; the month is the simulated 100 s
     gb_s = requests * 0.1
-    expected = requests * 1.00e-6 + requests * 0.20e-6 + tiered(gb_s, prices().data["lambda"]["compute"]["x86_64"])
+    expected = requests * 1.00e-6 + requests * 0.20e-6 + tiered(gb_s, prices().price("lambda.compute.x86_64")["tiers"])
     expected += requests * 1024 / 2**30 * 0.09  # 1 KB responses out
     assert winner["cost_usd"] == pytest.approx(expected, rel=1e-9)
     failed = table.set_index("functions.f.memory_mb")["failed"]
@@ -61,10 +61,11 @@ def test_compare_uses_common_random_numbers_and_differs_only_by_design() -> None
     # Same arrivals, same function draws: identical Lambda bills, and the same number of API
     # requests priced through each API type's own tiers.
     assert t.loc["rest-api", "cost.lambda_compute"] == t.loc["http-api", "cost.lambda_compute"]
-    bills = {n: result.results[n].cost.set_index("item").loc["api_requests"] for n in ("rest-api", "http-api")}
+    bills = {n: result.results[n].cost.groupby("item")[["quantity", "usd"]].sum().loc["api_requests"]
+             for n in ("rest-api", "http-api")}  # fmt: skip
     assert bills["rest-api"]["quantity"] == bills["http-api"]["quantity"]
     for name, kind in (("rest-api", "rest"), ("http-api", "http")):
-        tiers = prices().data["api_requests"][kind]["tiers"]
+        tiers = prices().price(f"apigateway.{kind}.requests")["tiers"]
         assert bills[name]["usd"] == pytest.approx(tiered(bills[name]["quantity"], tiers))
     a, b = (result.results[n].summary["requests"]["offered"] for n in ("rest-api", "http-api"))
     assert a == b

@@ -51,9 +51,7 @@ class Account:
             resource = f"function.{name}"
             lines.append(UsageLine(resource, "requests", "lambda.requests", float(stats.invocations)))
             lines.append(
-                UsageLine(
-                    resource, "duration", f"lambda.compute.{spec.arch}", stats.billed_ms_on_demand / 1000.0 * gb
-                )
+                UsageLine(resource, "duration", f"lambda.compute.{spec.arch}", stats.billed_ms_on_demand / 1000.0 * gb)
             )
             if spec.provisioned:
                 lines.append(

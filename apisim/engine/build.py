@@ -353,4 +353,3 @@ def build(sc: Scenario, seed: int, *, records: bool) -> Run:
 
 def _scaled(dist: Distribution, factor: float) -> Distribution:
     return dist if factor == 1.0 else Scaled(dist, factor)
-
