@@ -2,12 +2,16 @@
 
     python -m benchmarks.revisions numbers REV   # every shipped scenario: the same summary in both trees
     python -m benchmarks.revisions speed REV     # benchmark scenarios as whole processes, alternating trees
+    python -m benchmarks.revisions instructions REV   # CPU instructions per simulated request (valgrind)
 
 REV is checked out into a temporary git worktree; both trees run with this venv's interpreter and
 libraries, one process at a time, so the only difference is apisim's own code. ``numbers`` exits 1
 if a figure the earlier revision reported differs (floats beyond a relative 1e-9); keys the new tree
 adds are listed, not judged. ``speed`` runs each case ``--rounds`` times, alternating trees, and
 reports the fastest process of each (the least disturbed by anything else on the machine).
+``instructions`` counts instructions under valgrind's callgrind at two run lengths and reports the
+difference per request: the same count on every run, whatever else the machine does (wall time on a
+shared virtual machine moves by 10-20% from minute to minute), and free of start-up costs.
 """
 
 from __future__ import annotations
@@ -86,8 +90,12 @@ def numbers(rev: str) -> int:
     failed = 0
     with worktree(rev) as old:
         for path in scenarios:
-            before = _summary(old, path)
             after = _summary(ROOT, path)
+            try:
+                before = _summary(old, path)
+            except RuntimeError:
+                print(f"{path.name:34} new (the earlier revision cannot read it)")
+                continue
             diff = differences(before, after)
             new = added(before, after)
             status = "same" if not diff else "DIFFERENT"
@@ -134,6 +142,39 @@ def speed(rev: str, rounds: int, cases: list[str]) -> int:
     return 0
 
 
+# (scenario, a short and a long --duration): the difference of the two is the per-request cost.
+INSTRUCTION_CASES = {
+    "reference": ("benchmarks/scenarios/reference.yaml", 20.0, 80.0),
+    "cold-a": ("benchmarks/scenarios/cold-a.yaml", 400.0, 1600.0),
+    "cold-b": ("benchmarks/scenarios/cold-b.yaml", 40.0, 160.0),
+}
+
+
+def _instructions(tree: Path, scenario: str, duration: float) -> tuple[int, int]:
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m",
+           "benchmarks.apisim_case", str(ROOT / scenario), "--duration", str(duration)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{tree}: {scenario}:\n{proc.stderr[-2000:]}")
+    collected = [line for line in proc.stderr.splitlines() if "Collected :" in line][-1]
+    requests = int(json.loads(proc.stdout.strip().splitlines()[-1])["requests"])
+    return int(collected.rsplit(":", 1)[1].strip()), requests
+
+
+def instructions(rev: str, cases: list[str]) -> int:
+    with worktree(rev) as old:
+        print(f"{'case':10} {'before instr/req':>17} {'after instr/req':>16} {'change':>8}")
+        for case in cases:
+            scenario, short, long = INSTRUCTION_CASES[case]
+            per: dict[str, float] = {}
+            for label, tree in (("before", old), ("after", ROOT)):
+                (i1, r1), (i2, r2) = _instructions(tree, scenario, short), _instructions(tree, scenario, long)
+                per[label] = (i2 - i1) / (r2 - r1)
+            change = per["after"] / per["before"] - 1
+            print(f"{case:10} {per['before']:17,.0f} {per['after']:16,.0f} {change:+8.1%}")
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,7 +184,12 @@ def main() -> None:
     s.add_argument("rev")
     s.add_argument("--rounds", type=int, default=3)
     s.add_argument("--case", action="append", choices=sorted(CASES))
+    i = sub.add_parser("instructions")
+    i.add_argument("rev")
+    i.add_argument("--case", action="append", choices=sorted(INSTRUCTION_CASES))
     args = parser.parse_args()
+    if args.command == "instructions":
+        sys.exit(instructions(args.rev, args.case or list(INSTRUCTION_CASES)))
     if args.command == "numbers":
         sys.exit(numbers(args.rev))
     sys.exit(speed(args.rev, args.rounds, args.case or list(CASES)))

@@ -44,10 +44,13 @@ LAMBDA, HTTP, MOCK = 0, 1, 2
 
 @dataclass(slots=True)
 class RouteStep:
-    """A route's integration and validation, the same on every stage."""
+    """A route on one stage: its integration and validation (the same on every stage), and the
+    stage's own method bucket and cache setting for it (each stage has its own copy)."""
 
     index: int
     name: str
+    bucket: TokenBucket | None  # the route's, or the stage's default method throttle
+    cached: bool  # responses go through the stage's cache
     invalid_fraction: float
     kind: int
     pool: FunctionPool | None
@@ -60,12 +63,11 @@ class RouteStep:
 
 @dataclass(slots=True)
 class StageState:
-    """One stage at runtime: its method buckets and cache, per route."""
+    """One stage at runtime: its routes (with their buckets) and its cache."""
 
     name: str
     index: int  # the stage's index in the run (the tally's stage)
-    buckets: list[TokenBucket | None]  # per route: the route's, or the stage's default method throttle
-    cached: list[bool]  # per route: responses go through this stage's cache
+    routes: list[RouteStep]
     cache: TtlCache | None = None
     cache_size_gb: float | None = None
     hit_latency: Draw | None = None
@@ -102,7 +104,6 @@ class ApiGateway(Door):
     ledger: Ledger
     account: Account
     overhead: Draw
-    routes: list[RouteStep]
     auth: AuthStep
     stage_states: list[StageState]
     key_space: int
@@ -169,16 +170,16 @@ class ApiGateway(Door):
 
     def _admit(self, now: float, req: Request, t0: float, overhead: float, auth_s: float, auth_hit: int) -> None:
         """Throttles, quota, validation, cache and integration, all at instant ``now``."""
-        route = self.routes[req.route]
         client = req.client
         stage = client.stage
+        route = stage.routes[req.route]
         plan = client.plan
         if plan is not None:
             bucket = plan.bucket(req.api_key)
             if bucket is not None and not bucket.try_take(now):
                 self._answer(t0, req, THROTTLED, 429, overhead, auth_s, 0.0, auth_hit)
                 return
-        bucket = stage.buckets[route.index]
+        bucket = route.bucket
         if bucket is not None and not bucket.try_take(now):
             self._answer(t0, req, THROTTLED, 429, overhead, auth_s, 0.0, auth_hit)
             return
@@ -194,7 +195,7 @@ class ApiGateway(Door):
             self._answer(t0, req, INVALID, 400, overhead, auth_s, 0.0, auth_hit)
             return
         cache_key = -1
-        if stage.cached[route.index]:
+        if route.cached:
             cache_key = route.index * self.key_space + req.cache_key
             if stage.cache.lookup(cache_key, now):  # type: ignore[union-attr]
                 hit = stage.hit_latency()  # type: ignore[misc]

@@ -8,6 +8,7 @@ class and one builder here. Every source of randomness is a named stream (see
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -158,7 +159,7 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
     prefix = "" if sc.apis is None else f"api/{name}/"
     clients = [c for c in sc.clients if sc.client_api(c)[0] == name]
     function_names = list(account.functions)
-    routes = []
+    steps = []  # the parts of each route every stage shares
     for i, r in enumerate(api.routes):
         integ = r.integration
         pool, function, latency, error_fraction = None, -1, None, 0.0
@@ -170,10 +171,12 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
             kind = MOCK if isinstance(integ, MockIntegration) else HTTP
             latency = draws(integ.latency_ms, b.rng(f"{prefix}route/{r.route}/latency"))
             error_fraction = getattr(integ, "error_fraction", 0.0)
-        routes.append(
+        steps.append(
             RouteStep(
                 index=i,
                 name=r.route,
+                bucket=None,
+                cached=False,
                 invalid_fraction=r.validation.invalid_fraction if r.validation else 0.0,
                 kind=kind,
                 pool=pool,
@@ -188,13 +191,12 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
     states = []
     for s, stage_name in enumerate(stage_names):
         stage = api.stage(stage_name)
-        buckets: list[TokenBucket | None] = []
-        for r in api.routes:
+        routes = []
+        for r, step in zip(api.routes, steps, strict=True):
             throttle = r.throttle or stage.throttle
-            buckets.append(TokenBucket(throttle.rate, throttle.burst) if throttle else None)
-        state = StageState(
-            stage_name, first_stage + s, buckets, [sc.route_cached(r, api, stage_name) for r in api.routes]
-        )
+            bucket = TokenBucket(throttle.rate, throttle.burst) if throttle else None
+            routes.append(dataclasses.replace(step, bucket=bucket, cached=sc.route_cached(r, api, stage_name)))
+        state = StageState(stage_name, first_stage + s, routes)
         if stage.cache is not None and stage.cache.ttl > 0:
             state.cache = TtlCache(stage.cache.ttl)
             state.cache_size_gb = stage.cache.size_gb
@@ -212,7 +214,6 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
         ledger=ledger,
         account=account,
         overhead=draws(overhead, b.rng(f"{prefix}gateway/overhead")),
-        routes=routes,
         auth=_auth(b, api, clients, account, prefix),
         stage_states=states,
         key_space=max((c.cache_keys.count for c in clients), default=1),

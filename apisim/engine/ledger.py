@@ -87,7 +87,8 @@ class Ledger:
         self._outcome(outcome)
         self._status(status)
         self._client(client.index)
-        self._flags((auth_hit + 1) * 3 + cache + 1)
+        if (auth_hit != -1 or cache != -1) and t0 >= self.warmup:  # the warm-up rule, here for cache facts
+            self._flags(client.index * 9 + (auth_hit + 1) * 3 + cache + 1)
         if self._record is not None:
             self._record(
                 req.id, req.attempt, client.index, req.route + client.route_offset, t0, latency, outcome, status,

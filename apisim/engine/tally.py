@@ -1,10 +1,11 @@
 """Running totals of a run: what every attempt and every request came to, in bounded memory.
 
-The ledger appends six numbers per attempt (and four per finished request) to plain lists;
-:meth:`Tally.fold` turns them into counts (account-wide, per stage and per client), latency
-sketches and per-bucket traffic with numpy, then empties the lists. The run loop folds after
-every window of arrivals, so memory does not grow with the number of requests. The warm-up rule
-(an attempt counts if it arrived after warm-up) is applied here, once, for every count.
+The ledger appends five numbers per attempt (one more for an attempt that asked a cache, and four
+per finished request) to plain lists; :meth:`Tally.fold` turns them into counts (account-wide, per
+stage and per client), latency sketches and per-bucket traffic with numpy, then empties the
+lists. The run loop folds after every window of arrivals, so memory does not grow with the number
+of requests. The warm-up rule (an attempt counts if it arrived after warm-up) is
+:meth:`Ledger.counts`; the fold applies it to the attempts' arrival times.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from apisim.outcomes import Outcome
 N_OUTCOMES = len(Outcome)
 N_STATUS = 600
 N_FLAGS = 9
-"""Per attempt, (authorizer cache + 1) × 3 + (response cache + 1): each -1 not asked, 0 missed, 1 hit."""
+"""An attempt's cache facts: (authorizer cache + 1) × 3 + (response cache + 1), each -1 not asked, 0 missed, 1 hit."""
 
 
 def flag_counts(flags: np.ndarray) -> dict[str, int]:
@@ -55,7 +56,7 @@ class Tally:
         self.outcome: list[int] = []
         self.status: list[int] = []
         self.client: list[int] = []
-        self.flags: list[int] = []
+        self.flags: list[int] = []  # client × 9 + flag, only for counted attempts that asked a cache
         # Per request, once its last attempt is answered.
         self.first: list[float] = []
         self.waited: list[float] = []
@@ -64,7 +65,7 @@ class Tally:
         # Folded totals, after warm-up.
         self.pairs = np.zeros((stages, N_OUTCOMES * N_STATUS), dtype=np.int64)  # (outcome, status) per stage
         self.by_client = np.zeros((self.clients, N_OUTCOMES), dtype=np.int64)  # outcomes per client
-        self.flags_by_stage = np.zeros((stages, N_FLAGS), dtype=np.int64)
+        self.flags_by_client = np.zeros((self.clients, N_FLAGS), dtype=np.int64)
         self.latency_all = LatencySketch()
         self.latency_ok = LatencySketch()
         self.latency_client = LatencySketch()
@@ -92,9 +93,14 @@ class Tally:
         outcome = np.array(self.outcome, dtype=np.int64)
         status = np.array(self.status, dtype=np.int64)
         client = np.array(self.client, dtype=np.int64)
-        flags = np.array(self.flags, dtype=np.int64)
-        for buf in (self.t, self.latency, self.outcome, self.status, self.client, self.flags):
+        for buf in (self.t, self.latency, self.outcome, self.status, self.client):
             buf.clear()
+        if self.flags:  # already cut at warm-up by the ledger (only counted attempts are appended)
+            flags = np.array(self.flags, dtype=np.int64)
+            self.flags.clear()
+            self.flags_by_client += np.bincount(flags, minlength=self.flags_by_client.size).reshape(
+                self.flags_by_client.shape
+            )
         ok = (outcome == Outcome.OK) | (outcome == Outcome.CACHE_HIT)
         lkeys = keys(latency)
 
@@ -118,16 +124,13 @@ class Tally:
         post = t >= self.warmup  # the warm-up rule, for every count below
         if not post.any():
             return
-        outcome, status, client, flags = outcome[post], status[post], client[post], flags[post]
+        outcome, status, client = outcome[post], status[post], client[post]
         latency, ok, lkeys = latency[post], ok[post], lkeys[post]
         stage = self.client_stage[client]
         pairs = (stage * N_OUTCOMES + outcome) * N_STATUS + status
         self.pairs += np.bincount(pairs, minlength=self.pairs.size).reshape(self.pairs.shape)
         self.by_client += np.bincount(client * N_OUTCOMES + outcome, minlength=self.by_client.size).reshape(
             self.by_client.shape
-        )
-        self.flags_by_stage += np.bincount(stage * N_FLAGS + flags, minlength=self.flags_by_stage.size).reshape(
-            self.flags_by_stage.shape
         )
         self.latency_all.add_many(latency, lkeys)
         self.latency_ok.add_many(latency[ok], lkeys[ok])
@@ -171,5 +174,7 @@ class Tally:
 
     def cache_counts(self, stages: Sequence[int] | None = None) -> dict[str, int]:
         """Authorizer and response-cache lookups and hits after warm-up (of some stages, or all)."""
-        rows = self.flags_by_stage if stages is None else self.flags_by_stage[list(stages)]
-        return flag_counts(rows.sum(axis=0))
+        if stages is None:
+            return flag_counts(self.flags_by_client.sum(axis=0))
+        mine = np.isin(self.client_stage, list(stages))
+        return flag_counts(self.flags_by_client[mine].sum(axis=0))
