@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,23 +29,24 @@ def test_tour_commands_run(tmp_path: Path) -> None:
         line.split("#")[0].strip() for line in blocks("")[1].splitlines() if line.startswith(".venv/bin/apisim")
     ]
     assert len(commands) >= 5
-    for command in commands:
+
+    def run(command: str) -> tuple[str, subprocess.CompletedProcess]:
         args = shlex.split(
             command.replace("scenarios/*.yaml", " ".join(sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))))
         )
         args = [a if not a.endswith(".yaml") or a.startswith("scenarios/") else f"scenarios/{a}" for a in args[1:]]
-        stdout = subprocess.PIPE
         if ">" in args:
             args = args[: args.index(">")]
         proc = subprocess.run(
             [sys.executable, "-m", "apisim.cli", *args],
-            cwd=tmp_path,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-        assert proc.returncode == 0, f"{command}\n{proc.stderr}"
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        return command, proc
+
+    # The commands are independent (each writes its own files): two at a time, one per core.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for command, proc in pool.map(run, commands):
+            assert proc.returncode == 0, f"{command}\n{proc.stderr}"
     assert (tmp_path / "runs" / "a" / "report.md").exists()
 
 
