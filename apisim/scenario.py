@@ -9,6 +9,7 @@ Cross-references between sections (a route's function, a client's usage plan) ar
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 import re
@@ -29,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from apisim import defaults
+from apisim import defaults, months
 from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
 from apisim.durations import DURATION_REGEX, to_seconds
 from apisim.problems import IN_CODE, Loc, Origin
@@ -233,8 +234,43 @@ class Strict(BaseModel):
 # --------------------------------------------------------------------------------------------
 
 
+def _utc(value: Any) -> Any:
+    """An ISO 8601 date-time in UTC; a time without a zone is read as UTC."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected an ISO 8601 date-time such as 2026-04-01T00:00:00Z, got {value!r}") from None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"expected an ISO 8601 date-time such as 2026-04-01T00:00:00Z, got {value!r}")
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+UtcTime = Annotated[
+    Any,
+    BeforeValidator(_utc),
+    PlainSerializer(lambda d: d.isoformat().replace("+00:00", "Z")),
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "an ISO 8601 date-time (UTC)"}),
+]
+
+
 class Simulation(Strict):
-    """How long to simulate, and with which seed."""
+    """What to simulate: the billing month (default) or one window, and with which seed.
+
+    ``basis: month`` estimates the whole calendar month that begins at ``start`` from
+    representative windows of ``duration`` (each after its own warm-up); ``basis: window``
+    simulates one window of ``duration`` and scales its counts to ``pricing.month``.
+    """
+
+    basis: Literal["month", "window"] = Field(
+        "month", description="month: the calendar month from start; window: one window, scaled to pricing.month"
+    )
+    start: UtcTime = Field(
+        default_factory=lambda: months.DEFAULT_START,
+        description="where t = 0 falls in the calendar (UTC): the month begins here (default 2026-04-01T00:00Z)",
+    )
 
     duration: Seconds = Field(
         3600.0, ge=0.001, le=MAX_SIM_SECONDS, description="simulated time, after which no new requests arrive"
@@ -544,15 +580,19 @@ class PoissonProfile(Strict):
         """a in rate(t) = mean × (1 + a cos(2π (t − peak_at) / period))."""
         return (self.peak_to_trough - 1.0) / (self.peak_to_trough + 1.0)
 
-    def integral(self, mean: float, horizon: float) -> float:
-        """∫₀^horizon rate(t) dt, exactly."""
+    def integral(self, mean: float, horizon: float, start: float = 0.0) -> float:
+        """∫ rate(t) dt over [start, horizon), exactly."""
         w = 2.0 * math.pi / self.period
-        swing = (math.sin(w * (horizon - self.peak_at)) - math.sin(-w * self.peak_at)) / w
-        return mean * (horizon + self.amplitude * swing)
+        swing = (math.sin(w * (horizon - self.peak_at)) - math.sin(w * (start - self.peak_at))) / w
+        return mean * (horizon - start + self.amplitude * swing)
 
 
 class PointsProfile(Strict):
+    """A rate given at points in time, linear between them. ``repeat: daily`` or ``weekly`` repeats the
+    points (times within the period) all month; ``none`` (default) keeps the last rate after the last point."""
+
     type: Literal["points"]
+    repeat: Literal["none", "daily", "weekly"] = "none"
     # strict=False on the pair only: a YAML list becomes the tuple; its rate stays a strict number.
     points: list[
         Annotated[tuple[Seconds, Annotated[float, Field(ge=0, le=MAX_RATE, strict=True)]], Field(strict=False)]
@@ -565,26 +605,56 @@ class PointsProfile(Strict):
         times = [t for t, _ in self.points]
         if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError("profile points must be in increasing time order")
+        if self.period is not None and (times[0] < 0 or times[-1] >= self.period):
+            raise ValueError(f"with repeat: {self.repeat}, every point is within the period (0 to {self.period:g}s)")
         return self
 
-    def integral(self, horizon: float) -> float:
-        """∫₀^horizon rate(t) dt for the piecewise-linear rate, flat before the first and after the last point."""
+    @property
+    def period(self) -> float | None:
+        """How often the points repeat (None: they do not)."""
+        return {"none": None, "daily": months.DAY, "weekly": months.WEEK}[self.repeat]
+
+    def _table(self) -> tuple[Any, Any]:
+        """Times and rates of the points; repeated, one period wraps linearly into the next."""
         import numpy as np
 
-        ts = np.array([t for t, _ in self.points])
-        rs = np.array([r for _, r in self.points])
-        edges = np.concatenate([[0.0], ts[(ts > 0.0) & (ts < horizon)], [horizon]])
-        return float(np.trapezoid(np.interp(edges, ts, rs), edges))
+        ts = np.array([t for t, _ in self.points], dtype=float)
+        rs = np.array([r for _, r in self.points], dtype=float)
+        if self.period is not None:  # close the cycle: the last point runs on to the first one period later
+            ts = np.concatenate([[ts[-1] - self.period], ts, [ts[0] + self.period]])
+            rs = np.concatenate([[rs[-1]], rs, [rs[0]]])
+        return ts, rs
 
-    def peak(self, horizon: float) -> float:
-        """The highest rate in [0, horizon]."""
+    def rate_at(self, t: Any) -> Any:
+        """The rate at times ``t`` (an array), anywhere in the month (or before it)."""
         import numpy as np
 
-        ts = np.array([t for t, _ in self.points])
-        rs = np.array([r for _, r in self.points])
-        inside = rs[(ts > 0.0) & (ts < horizon)]
-        ends = np.interp([0.0, horizon], ts, rs)
-        return float(max(ends.max(), inside.max() if inside.size else 0.0))
+        ts, rs = self._table()
+        t = np.asarray(t, dtype=float)
+        if self.period is not None:
+            t = np.mod(t, self.period)
+        return np.interp(t, ts, rs)
+
+    def _edges(self, t0: float, t1: float) -> Any:
+        """[t0, every point's time in between, t1]: where the rate's slope may change."""
+        import numpy as np
+
+        ts = np.array([t for t, _ in self.points], dtype=float)
+        if self.period is not None:
+            first, last = math.floor(t0 / self.period), math.floor(t1 / self.period)
+            ts = (ts[None, :] + self.period * np.arange(first, last + 1)[:, None]).ravel()
+        return np.concatenate([[t0], ts[(ts > t0) & (ts < t1)], [t1]])
+
+    def integral(self, horizon: float, start: float = 0.0) -> float:
+        """∫ rate(t) dt over [start, horizon) for the piecewise-linear rate, exactly."""
+        import numpy as np
+
+        edges = self._edges(start, horizon)
+        return float(np.trapezoid(self.rate_at(edges), edges))
+
+    def peak(self, horizon: float, start: float = 0.0) -> float:
+        """The highest rate in [start, horizon]."""
+        return float(self.rate_at(self._edges(start, horizon)).max())
 
 
 Profile = Annotated[PoissonProfile | PointsProfile, Field(discriminator="type")]
@@ -606,14 +676,14 @@ class PoissonArrival(Strict):
             raise ValueError("a poisson arrival needs 'rate'")
         return self
 
-    def expected_arrivals(self, horizon: float) -> float:
-        """The integral of the rate over [0, horizon)."""
+    def expected_arrivals(self, horizon: float, start: float = 0.0) -> float:
+        """The integral of the rate over [start, horizon)."""
         profile = self.profile
         if profile is None:
-            return self.rate * horizon  # type: ignore[operator]
+            return self.rate * (horizon - start)  # type: ignore[operator]
         if isinstance(profile, PointsProfile):
-            return profile.integral(horizon)
-        return profile.integral(self.rate, horizon)  # type: ignore[arg-type]
+            return profile.integral(horizon, start)
+        return profile.integral(self.rate, horizon, start)  # type: ignore[arg-type]
 
     def peak_rate(self, horizon: float) -> float:
         """The highest rate the process reaches in [0, horizon]."""
@@ -630,8 +700,11 @@ class ConstantArrival(Strict):
     rate: float = Field(gt=0, le=MAX_RATE, description="requests per second, evenly spaced")
     start: Seconds = 0.0
 
-    def expected_arrivals(self, horizon: float) -> float:
-        return float(max(0, math.ceil((horizon - self.start) * self.rate - 1e-9)))
+    def expected_arrivals(self, horizon: float, start: float = 0.0) -> float:
+        def before(t: float) -> int:  # arrivals at self.start + k / rate, k ≥ 0, before t
+            return max(0, math.ceil((t - self.start) * self.rate - 1e-9))
+
+        return float(max(0, before(horizon) - before(start)))
 
     def peak_rate(self, horizon: float) -> float:
         return self.rate
@@ -677,6 +750,9 @@ class TraceArrival(Strict):
         description="CSV (or .csv.gz) with a column of arrival times in seconds (relative to the file's folder)",
     )
     column: str = Field("t", min_length=1, max_length=200)
+    repeat: Literal["none", "daily", "weekly"] = Field(
+        "none", description="replay the trace every day or week of the month (its times within the period)"
+    )
     _times: Any = PrivateAttr(None)  # the arrival times, read and checked when the scenario is loaded
 
     _peak: float = PrivateAttr(0.0)
@@ -705,10 +781,22 @@ class TraceArrival(Strict):
         """The most arrivals the trace has at one instant (they cannot be split into windows)."""
         return self._most_at_once
 
-    def expected_arrivals(self, horizon: float) -> float:
+    @property
+    def period(self) -> float | None:
+        """How often the trace repeats (None: it plays once)."""
+        return {"none": None, "daily": months.DAY, "weekly": months.WEEK}[self.repeat]
+
+    def expected_arrivals(self, horizon: float, start: float = 0.0) -> float:
         import numpy as np
 
-        return float(np.searchsorted(self.times, horizon, side="left"))
+        period = self.period
+        if period is None:
+            return float(np.searchsorted(self.times, horizon) - np.searchsorted(self.times, start))
+        copies = range(math.floor(start / period) - 1, math.floor(horizon / period) + 1)
+        return float(
+            sum(np.searchsorted(self.times, horizon - k * period) - np.searchsorted(self.times, start - k * period)
+                for k in copies)
+        )  # fmt: skip
 
     def peak_rate(self, horizon: float) -> float:
         """The most arrivals in any one second of the trace, per second."""

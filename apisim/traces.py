@@ -104,7 +104,13 @@ def attach_traces(
             arrival.attach(known[arrival.file, arrival.column])
             continue
         try:
-            arrival.attach(read_trace(trace_path(sc.base_dir, arrival.file), arrival.column, force=force))
+            times = read_trace(trace_path(sc.base_dir, arrival.file), arrival.column, force=force)
         except InputRefused as exc:
             out.append((("clients", i, "arrival", "file"), str(exc), None))
+            continue
+        if arrival.period is not None and times.size and times[-1] >= arrival.period:
+            message = f"with repeat: {arrival.repeat}, every arrival is within the period ({arrival.period:g}s)"
+            out.append((("clients", i, "arrival", "repeat"), message, float(times[-1])))
+            continue
+        arrival.attach(times)
     return out

@@ -14,7 +14,7 @@ import apisim
 PKG = Path(apisim.__file__).parent
 
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"problems", "durations", "distributions", "slo", "randomness", "outcomes", "defaults",
+    ("foundation", {"problems", "durations", "distributions", "slo", "randomness", "outcomes", "defaults", "months",
                     "reading", "scratch", "output"}),
     ("schema", {"scenario"}),
     ("loading", {"traces", "loading", "budget"}),

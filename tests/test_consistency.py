@@ -182,7 +182,7 @@ def test_random_scenarios_keep_every_count_consistent(data: dict[str, Any]) -> N
 def test_a_bursts_expected_count_is_exactly_what_it_sends(rate, duration, start, gap, t0, width) -> None:
     every = None if gap is None else duration + gap
     per_burst = max(1, int(np.ceil(duration * rate - 1e-9)))
-    burst = Burst(rate, duration, start, every, 100.0, per_burst)
+    burst = Burst(rate, duration, start, every, per_burst)
     rng = np.random.default_rng(0)
     assert burst.expected(t0, t0 + width) == len(burst.times(t0, t0 + width, rng))
     steady = Constant(rate, start)

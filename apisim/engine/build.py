@@ -124,23 +124,32 @@ class Builder:
         return account
 
 
-def arrival_process(sc: Scenario, index: int) -> ArrivalProcess:
-    """Client ``index``'s arrivals as the engine generates them."""
+def arrival_process(sc: Scenario, index: int, *, before: bool = False) -> ArrivalProcess:
+    """Client ``index``'s arrivals as the engine generates them, in the scenario's time.
+
+    ``before``: traffic that recurs (a steady rate from the start, repeating bursts) also ran
+    before t = 0, as it did before the billing month began (a month window's warm-up may start
+    there).
+    """
     arrival = sc.clients[index].arrival
-    horizon = sc.simulation.duration
     if isinstance(arrival, PoissonArrival):
         profile = arrival.profile
         if profile is None:
             return Poisson(arrival.rate)  # type: ignore[arg-type]
         if isinstance(profile, PointsProfile):
-            return ProfiledPoisson.points(profile.points, horizon)
+            return ProfiledPoisson(
+                profile.rate_at, lambda t0, t1: profile.peak(t1, t0), lambda t0, t1: profile.integral(t1, t0)
+            )
         return ProfiledPoisson.diurnal(arrival.rate, profile.peak_to_trough, profile.peak_at, profile.period)  # type: ignore[arg-type]
     if isinstance(arrival, ConstantArrival):
-        return Constant(arrival.rate, arrival.start)
+        return Constant(arrival.rate, arrival.start, always=before and arrival.start <= 0)
     if isinstance(arrival, BurstArrival):
-        return Burst(arrival.rate, arrival.duration, arrival.start, arrival.every, horizon, arrival.per_burst)
+        return Burst(
+            arrival.rate, arrival.duration, arrival.start, arrival.every, arrival.per_burst,
+            always=before and arrival.every is not None,
+        )  # fmt: skip
     assert isinstance(arrival, TraceArrival)
-    return Trace(arrival.times, horizon)
+    return Trace(arrival.times, arrival.period)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,10 +23,11 @@ EPS = 1e-9
 
 
 class ArrivalProcess(ABC):
-    """Open-loop arrival times; ``times(t0, t1, rng)`` gives the sorted arrivals in [t0, t1)."""
+    """Open-loop arrival times; ``times(t0, t1, rng)`` gives the sorted arrivals in [t0, t1).
 
-    mean_rate: float
-    """Average requests per second over the run, for sizing windows and estimating run size."""
+    Times are seconds from the start of the run (the month's start, under the month basis); a
+    process may be asked about any stretch, before the start too (a window's warm-up).
+    """
 
     @abstractmethod
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
@@ -36,13 +37,16 @@ class ArrivalProcess(ABC):
     def expected(self, t0: float, t1: float) -> float:
         """About how many values ``times(t0, t1)`` will hold at once (never much less): sizes windows."""
 
+    @abstractmethod
+    def mean_between(self, t0: float, t1: float) -> float:
+        """The expected number of arrivals in [t0, t1) (exact for every process)."""
+
 
 class Poisson(ArrivalProcess):
     """Homogeneous Poisson arrivals at ``rate`` per second."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.mean_rate = rate
 
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         n = rng.poisson(self.rate * (t1 - t0))
@@ -51,47 +55,45 @@ class Poisson(ArrivalProcess):
     def expected(self, t0: float, t1: float) -> float:
         return self.rate * (t1 - t0)
 
+    def mean_between(self, t0: float, t1: float) -> float:
+        return self.rate * (t1 - t0)
+
 
 class ProfiledPoisson(ArrivalProcess):
-    """Non-homogeneous Poisson arrivals with rate ``rate_at(t)``, by thinning per window."""
+    """Non-homogeneous Poisson arrivals with rate ``rate_at(t)``, by thinning per window.
+
+    ``peak_in(t0, t1)`` bounds the rate on [t0, t1]; ``integral(t0, t1)`` is its exact integral.
+    """
 
     def __init__(
-        self, rate_at: Callable[[np.ndarray], np.ndarray], peak_in: Callable[[float, float], float], mean_rate: float
+        self,
+        rate_at: Callable[[np.ndarray], np.ndarray],
+        peak_in: Callable[[float, float], float],
+        integral: Callable[[float, float], float],
     ) -> None:
         self.rate_at = rate_at
         self.peak_in = peak_in
-        self.mean_rate = mean_rate
+        self.integral = integral
 
     @classmethod
     def diurnal(cls, mean: float, peak_to_trough: float, peak_at: float, period: float) -> ProfiledPoisson:
         """A sinusoid around ``mean`` whose peak is ``peak_to_trough`` times its trough."""
         a = (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
+        w = 2.0 * np.pi / period
 
         def rate_at(t: np.ndarray) -> np.ndarray:
-            return mean * (1.0 + a * np.cos(2.0 * np.pi * (t - peak_at) / period))
+            return mean * (1.0 + a * np.cos(w * (t - peak_at)))
 
-        return cls(rate_at, lambda t0, t1: mean * (1.0 + a), mean)
+        def integral(t0: float, t1: float) -> float:
+            return mean * (t1 - t0 + a * (math.sin(w * (t1 - peak_at)) - math.sin(w * (t0 - peak_at))) / w)
 
-    @classmethod
-    def points(cls, points: list[tuple[float, float]], duration: float) -> ProfiledPoisson:
-        """Linear between ``(time, rate)`` points, flat before the first and after the last."""
-        ts = np.array([p[0] for p in points], dtype=float)
-        rs = np.array([p[1] for p in points], dtype=float)
-
-        def rate_at(t: np.ndarray) -> np.ndarray:
-            return np.interp(t, ts, rs)
-
-        def peak_in(t0: float, t1: float) -> float:
-            inside = rs[(ts > t0) & (ts < t1)]
-            ends = np.interp([t0, t1], ts, rs)
-            return float(max(ends.max(), inside.max() if inside.size else 0.0))
-
-        grid = np.linspace(0.0, duration, 10_001)
-        mean = float(np.trapezoid(rate_at(grid), grid) / duration) if duration > 0 else float(rs[0])
-        return cls(rate_at, peak_in, mean)
+        return cls(rate_at, lambda t0, t1: mean * (1.0 + a), integral)
 
     def expected(self, t0: float, t1: float) -> float:
         return self.peak_in(t0, t1) * (t1 - t0)  # thinning draws this many candidates
+
+    def mean_between(self, t0: float, t1: float) -> float:
+        return self.integral(t0, t1)
 
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         peak = self.peak_in(t0, t1)
@@ -104,19 +106,24 @@ class ProfiledPoisson(ArrivalProcess):
 
 
 class Constant(ArrivalProcess):
-    """Evenly spaced arrivals: ``start + k / rate`` for k = 0, 1, ... (optionally only ``count`` of them)."""
+    """Evenly spaced arrivals: ``start + k / rate`` for k = 0, 1, ... (optionally only ``count`` of them).
 
-    def __init__(self, rate: float, start: float = 0.0, count: int | None = None) -> None:
+    ``always``: for every integer k, before ``start`` too (a steady rate that ran before the month).
+    """
+
+    def __init__(self, rate: float, start: float = 0.0, count: int | None = None, always: bool = False) -> None:
         self.rate = rate
         self.start = start
         self.count = count
-        self.mean_rate = rate
+        self.always = always
 
     def _indices(self, t0: float, t1: float) -> tuple[int, int]:
         # Index range from the window edges; the same formula at a shared edge gives the same k,
         # so no arrival is lost or repeated between windows.
-        lo = max(0, math.ceil((t0 - self.start) * self.rate - EPS))
-        hi = max(0, math.ceil((t1 - self.start) * self.rate - EPS))
+        lo = math.ceil((t0 - self.start) * self.rate - EPS)
+        hi = math.ceil((t1 - self.start) * self.rate - EPS)
+        if not self.always:
+            lo, hi = max(0, lo), max(0, hi)
         if self.count is not None:
             hi = min(hi, self.count)
         return lo, hi
@@ -131,30 +138,33 @@ class Constant(ArrivalProcess):
         lo, hi = self._indices(t0, t1)
         return float(max(0, hi - lo))
 
+    def mean_between(self, t0: float, t1: float) -> float:
+        return self.expected(t0, t1)
+
 
 class Burst(ArrivalProcess):
-    """``rate`` evenly spaced requests per second for ``duration``, from ``start``, every ``every`` (or once)."""
+    """``rate`` evenly spaced requests per second for ``duration``, from ``start``, every ``every`` (or once).
+
+    ``always``: repeating bursts run before ``start`` too (a cycle that ran before the month).
+    """
 
     def __init__(
-        self, rate: float, duration: float, start: float, every: float | None, horizon: float, per_burst: int
+        self, rate: float, duration: float, start: float, every: float | None, per_burst: int, always: bool = False
     ) -> None:
         self.rate = rate
         self.duration = duration
         self.start = start
         self.every = every
         self.per_burst = per_burst
-        if every is None:
-            self.mean_rate = self.per_burst / horizon
-        else:
-            self.mean_rate = self.per_burst / every
+        self.always = always
 
     def _bursts(self, t0: float, t1: float) -> range:
         """Indices of the bursts that may have arrivals in [t0, t1)."""
         if self.every is None:
             return range(1) if t0 < self.start + self.duration and self.start < t1 else range(0)
-        first = max(0, math.floor((t0 - self.start - self.duration) / self.every))
+        first = math.floor((t0 - self.start - self.duration) / self.every)
         last = math.floor((t1 - self.start) / self.every)
-        return range(first, last + 1)
+        return range(first if self.always else max(0, first), last + 1)
 
     def expected(self, t0: float, t1: float) -> float:
         """Exactly how many arrivals [t0, t1) holds, in constant time however many bursts it spans."""
@@ -172,6 +182,9 @@ class Burst(ArrivalProcess):
         edges = sorted({bursts[0], bursts[min(1, len(bursts) - 1)], bursts[-1]})
         return float(sum(part(m) for m in edges) + max(0, len(bursts) - 3) * self.per_burst)
 
+    def mean_between(self, t0: float, t1: float) -> float:
+        return self.expected(t0, t1)
+
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
         starts = [self.start + m * (self.every or 0.0) for m in self._bursts(t0, t1)]
         parts = [Constant(self.rate, s, self.per_burst).times(t0, t1, rng) for s in starts]
@@ -180,19 +193,53 @@ class Burst(ArrivalProcess):
 
 
 class Trace(ArrivalProcess):
-    """Replays recorded arrival times (seconds from the start)."""
+    """Replays recorded arrival times (seconds from the start); with ``period``, again every period."""
 
-    def __init__(self, times: np.ndarray, horizon: float) -> None:
+    def __init__(self, times: np.ndarray, period: float | None = None) -> None:
         self.recorded = np.sort(np.asarray(times, dtype=float))
-        self.mean_rate = float(np.count_nonzero(self.recorded < horizon)) / horizon
+        self.period = period
+
+    def _copies(self, t0: float, t1: float) -> range:
+        if self.period is None:
+            return range(1)
+        return range(math.floor(t0 / self.period) - 1, math.floor(t1 / self.period) + 1)
 
     def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
-        lo, hi = np.searchsorted(self.recorded, [t0, t1], side="left")
-        return self.recorded[lo:hi]
+        parts = []
+        for k in self._copies(t0, t1):
+            shift = k * (self.period or 0.0)
+            lo, hi = np.searchsorted(self.recorded, [t0 - shift, t1 - shift], side="left")
+            if hi > lo:
+                parts.append(self.recorded[lo:hi] + shift)
+        return np.concatenate(parts) if parts else np.empty(0)
 
     def expected(self, t0: float, t1: float) -> float:
-        lo, hi = np.searchsorted(self.recorded, [t0, t1], side="left")
-        return float(hi - lo)
+        total = 0
+        for k in self._copies(t0, t1):
+            shift = k * (self.period or 0.0)
+            lo, hi = np.searchsorted(self.recorded, [t0 - shift, t1 - shift], side="left")
+            total += int(hi - lo)
+        return float(total)
+
+    def mean_between(self, t0: float, t1: float) -> float:
+        return self.expected(t0, t1)
+
+
+class Shifted(ArrivalProcess):
+    """Another process seen from ``offset`` seconds on: a window that starts elsewhere in the month."""
+
+    def __init__(self, base: ArrivalProcess, offset: float) -> None:
+        self.base = base
+        self.offset = offset
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        return self.base.times(t0 + self.offset, t1 + self.offset, rng) - self.offset
+
+    def expected(self, t0: float, t1: float) -> float:
+        return self.base.expected(t0 + self.offset, t1 + self.offset)
+
+    def mean_between(self, t0: float, t1: float) -> float:
+        return self.base.mean_between(t0 + self.offset, t1 + self.offset)
 
 
 def zipf_probabilities(count: int, exponent: float) -> np.ndarray:
