@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from apisim import __version__, budget
+from apisim import __version__
 from apisim.durations import from_text
-from apisim.experiment import DaskUnavailable, Result, simulate
+from apisim.experiment import DaskUnavailable, Result, check, simulate
 from apisim.loading import is_comparisons, load, read_comparisons, read_document, validate_scenario
 from apisim.output import OutputRefused, preflight, to_json
 from apisim.problems import ScenarioError
@@ -77,23 +77,50 @@ def _times(duration: str | None, warmup: str | None) -> tuple[float | None, floa
         raise UserError(f"--duration/--warmup: {exc}") from None
 
 
-def _with_overrides(sc: Scenario, duration: str | None, warmup: str | None) -> Scenario:
+def _with_overrides(
+    sc: Scenario, duration: str | None, warmup: str | None, basis: str | None = None, windows: int | None = None
+) -> Scenario:
+    if basis is not None and basis not in ("month", "window"):
+        raise UserError(f"--basis is month or window, not {basis!r}")
     try:
-        return sc.with_times(*_times(duration, warmup))
+        return sc.with_times(*_times(duration, warmup), basis=basis, windows=windows)
     except ValueError as exc:
-        raise UserError(f"--duration/--warmup: {exc} (at most 366 days; warm-up shorter than the run)") from None
+        raise UserError(
+            f"--duration/--warmup/--windows: {exc} (at most 366 days; warm-up shorter than the run)"
+        ) from None
+
+
+BASIS = typer.Option(
+    help="month: the calendar month from simulation.start, estimated from windows (the default); "
+    "window: one window scaled to pricing.month (overrides simulation.basis)"
+)
+WINDOWS = typer.Option(
+    min=2, max=400, help="month basis: how many windows represent the month (overrides simulation.windows)"
+)
+EXACT_MONTH = typer.Option(
+    "--exact-month", help="simulate every request of the month (the reference for the estimate; slow)"
+)
 
 
 def _prepare(
-    path: Path, duration: str | None, warmup: str | None, *, force: bool, records: bool | None = False
+    path: Path,
+    duration: str | None,
+    warmup: str | None,
+    *,
+    force: bool,
+    records: bool | None = False,
+    basis: str | None = None,
+    exact_month: bool = False,
+    windows: int | None = None,
 ) -> Scenario:
     """Every check ``run`` makes before simulating, in one place (``validate`` makes the same ones).
 
-    Reads and validates the file (and its traces), applies ``--duration``/``--warmup``, and checks
-    the run against the time and memory limits (``records``: whether rows would be kept).
+    Reads and validates the file (and its traces), applies ``--duration``/``--warmup``/``--basis``,
+    and checks the run (or the month's windows) against the time and memory limits (``records``:
+    whether rows would be kept).
     """
-    sc = _with_overrides(load(path, force=force), duration, warmup)
-    budget.check(sc, force=force, records=records)
+    sc = _with_overrides(load(path, force=force), duration, warmup, basis, windows)
+    check(sc, force=force, records=records, exact_month=exact_month)
     return sc
 
 
@@ -110,9 +137,18 @@ OVERWRITE = typer.Option(
 )
 
 
-def _run_with_progress(sc: Scenario, seed: int | None, force: bool, records: bool | None, quiet: bool) -> Result:
+def _run_with_progress(
+    sc: Scenario,
+    seed: int | None,
+    force: bool,
+    records: bool | None,
+    quiet: bool,
+    exact_month: bool = False,
+    workers: int | None = None,
+) -> Result:
+    options: dict[str, Any] = {"force": force, "records": records, "exact_month": exact_month, "workers": workers}
     if quiet or not err.is_terminal:
-        return simulate(sc, seed, force=force, records=records)
+        return simulate(sc, seed, **options)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -123,7 +159,7 @@ def _run_with_progress(sc: Scenario, seed: int | None, force: bool, records: boo
     )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(escape(sc.name), total=1.0)
-        return simulate(sc, seed, force=force, records=records, progress=lambda done: bar.update(task, completed=done))
+        return simulate(sc, seed, **options, progress=lambda done: bar.update(task, completed=done))
 
 
 @app.command()
@@ -153,17 +189,24 @@ def run(
         int | None, typer.Option(min=1, help="worker processes for replications (default: cores)")
     ] = None,
     dask: Annotated[str | None, typer.Option(help="run replications on a Dask scheduler (address, or 'local')")] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
+    exact_month: Annotated[bool, EXACT_MONTH] = False,
 ) -> None:
-    """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost."""
+    """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost (of the
+    calendar month, with 95% intervals, unless the scenario's basis is a window)."""
     with _user_errors():
         if records is None and out is None:
             records = False  # only --out writes them (requests.parquet): without it, nothing would read them
-        sc = _prepare(scenario, duration, warmup, force=force, records=records if replications == 1 else False)
+        sc = _prepare(
+            scenario, duration, warmup, force=force, records=records if replications == 1 else False, basis=basis,
+            exact_month=exact_month, windows=windows,
+        )  # fmt: skip
         _out_ok(out, overwrite)
         if replications > 1:
             _replicated(sc, replications, seed, workers, dask, out, json_out, force, overwrite)
             return
-        result = _run_with_progress(sc, seed, force, records, quiet=json_out)
+        result = _run_with_progress(sc, seed, force, records, quiet=json_out, exact_month=exact_month, workers=workers)
         if out is not None:
             result.write(out, overwrite=overwrite)
         if json_out:
@@ -281,6 +324,8 @@ def compare(
     ] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
     duration: Annotated[str | None, typer.Option(help="override every design's simulation.duration")] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
     warmup: Annotated[str | None, typer.Option(help="override every design's simulation.warmup")] = None,
     out: Annotated[Path | None, typer.Option(help="write compare.csv, compare.json, rows.csv and figures here")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
@@ -294,7 +339,7 @@ def compare(
     from apisim.publish import write_comparison
 
     with _user_errors():
-        designs = [_prepare(p, duration, warmup, force=force) for p in scenarios]
+        designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
         _out_ok(out, overwrite)
         with _progress(len(designs) * replications, json_out) as progress:
             result = studies.compare_runs(
@@ -334,6 +379,8 @@ def sweep(
     seed: Annotated[int | None, SEED] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
     duration: Annotated[str | None, typer.Option()] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
     warmup: Annotated[str | None, typer.Option()] = None,
     out: Annotated[Path | None, typer.Option(help="write sweep.csv, summary.csv and figures here")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -348,7 +395,7 @@ def sweep(
 
     with _user_errors():
         vary = _vary(set_, "--set")
-        base = _prepare(scenario, duration, warmup, force=force)
+        base = _prepare(scenario, duration, warmup, force=force, basis=basis, windows=windows)
         _out_ok(out, overwrite)
         total = replications * math.prod(len(values) for values in vary.values())
         with _progress(total, json_out) as progress:
@@ -384,6 +431,8 @@ def plan(
         str, typer.Option(help="grid, or halving: successive halving on replications for large grids")
     ] = "grid",
     duration: Annotated[str | None, typer.Option()] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
     warmup: Annotated[str | None, typer.Option()] = None,
     out: Annotated[Path | None, typer.Option(help="write plan.csv and figures here")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -404,7 +453,7 @@ def plan(
             objectives = [studies.Slo.parse(s) for s in slo]
         except ValueError as exc:
             raise UserError(f"--slo: {exc}") from None
-        base = _prepare(scenario, duration, warmup, force=force)
+        base = _prepare(scenario, duration, warmup, force=force, basis=basis, windows=windows)
         _out_ok(out, overwrite)
         total = replications * math.prod(len(values) for values in grid.values())
         if search not in ("grid", "halving"):
@@ -433,7 +482,8 @@ def plan(
             sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         else:
             console = _console()
-            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "feasible", "failed"]
+            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict", "failed", "uncertain",
+                    "settle_replications"]  # fmt: skip
             console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
             if len(feasible):
                 w = feasible.iloc[0]
@@ -444,10 +494,13 @@ def plan(
                 )
                 cheaper = table.iloc[: feasible.index[0]]
                 for _, r in cheaper.iterrows():
-                    console.print(
-                        escape(f"  cheaper but failed: {', '.join(f'{k}={r[k]}' for k in grid)}: {r['failed']}"),
-                        highlight=False,
-                    )
+                    point = ", ".join(f"{k}={r[k]}" for k in grid)
+                    if r["verdict"] == "uncertain":
+                        text = f"  cheaper but uncertain: {point}: {r['uncertain']} (about {r['settle_replications']} "
+                        text += "replications would settle it)"
+                    else:
+                        text = f"  cheaper but failed: {point}: {r['failed']}"
+                    console.print(escape(text), highlight=False)
             else:
                 console.print("[bold red]no design in the grid meets every SLO[/]")
         if not len(feasible):
@@ -466,6 +519,8 @@ def report(
         int | None, typer.Option(min=0, max=2**64 - 1, help="one seed for every run (default: each scenario's own)")
     ] = None,
     duration: Annotated[str | None, typer.Option(help="override every scenario's simulation.duration")] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
     warmup: Annotated[str | None, typer.Option(help="override every scenario's simulation.warmup")] = None,
     workers: Annotated[int | None, typer.Option(min=1)] = None,
     fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
@@ -479,7 +534,11 @@ def report(
 
     with _user_errors():
         d, w = _times(duration, warmup)
-        outcome = write_report(inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force)
+        if basis is not None and basis not in ("month", "window"):
+            raise UserError(f"--basis is month or window, not {basis!r}")
+        outcome = write_report(
+            inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis, windows=windows
+        )
     console = _console()
     folder, page = escape(str(outcome.folder)), escape(str(outcome.folder / "index.html"))
     console.print(f"report written to [bold]{folder}[/] ({page})", highlight=False)
@@ -496,6 +555,8 @@ def report(
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="scenario files, comparison files or folders of them")],
     duration: Annotated[str | None, typer.Option(help="check as run would with this --duration")] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
     warmup: Annotated[str | None, typer.Option(help="check as run would with this --warmup")] = None,
     force: Annotated[bool, FORCE] = False,
 ) -> None:
@@ -526,8 +587,8 @@ def validate(
                 _console().print(f"[green]ok[/] {escape(str(path))} (comparison groups: {names})", highlight=False)
                 continue
             sc = validate_scenario(doc.data, origin=doc.origin, base_dir=str(doc.path.parent), force=force)
-            sc = _with_overrides(sc, duration, warmup)
-            budget.check(sc, force=force, records=None)
+            sc = _with_overrides(sc, duration, warmup, basis, windows)
+            check(sc, force=force, records=None)
         except (ScenarioError, UserError) as exc:
             failed += 1
             _error(str(exc))
@@ -537,7 +598,7 @@ def validate(
     checked = {os.path.abspath(p) for p in files}
     for path in dict.fromkeys(m for m in members if os.path.abspath(m) not in checked):
         try:
-            _prepare(path, duration, warmup, force=force, records=False)
+            _prepare(path, duration, warmup, force=force, records=False, basis=basis, windows=windows)
         except (ScenarioError, UserError) as exc:
             failed += 1
             _error(str(exc))

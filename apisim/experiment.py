@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from apisim import budget, cost, metrics
+from apisim import budget, cost, metrics, month
 from apisim.engine.simulation import RunLog, run
 from apisim.loading import load
+from apisim.month import MonthLog
 from apisim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Result:
-    """One simulated run. Tables are built on first use."""
+    """One simulated run, or one month estimated from its windows. Tables are built on first use."""
 
-    log: RunLog
+    log: RunLog | MonthLog
+    confidence: dict[str, Any] | None = None  # the month's 95% intervals (month basis)
 
     @property
     def scenario(self) -> Scenario:
@@ -41,6 +43,12 @@ class Result:
         """The headline numbers; the same shape as ``apisim run --json``."""
         s = metrics.summarize(self.log)
         s["cost_monthly_usd"] = cost.cost_summary(self.cost)
+        if isinstance(self.log, MonthLog):
+            s["month"] = month.block(self.log, self.confidence or {"intervals": {}, "method": "none"})
+            s["warnings"] = month.warnings(self.scenario, self.log.design)
+        else:
+            s["month"] = None
+            s["warnings"] = month.window_warnings(self.scenario)
         s["prices_retrieved"] = cost.prices().retrieved
         return s
 
@@ -65,7 +73,7 @@ class Result:
     @cached_property
     def timeseries(self) -> pd.DataFrame:
         """One row per time bucket."""
-        return metrics.timeseries(self.log)
+        return metrics.timeseries(self.log.sample)
 
     def write(self, out: str | Path, *, overwrite: bool = False) -> Path:
         """Write the summary, tables, figures and report.md into the folder ``out``, atomically.
@@ -88,19 +96,100 @@ def simulate(
     force: bool = False,
     records: bool | None = None,
     progress: Callable[[float], None] | None = None,
+    basis: str | None = None,
+    exact_month: bool = False,
+    workers: int | None = 1,
 ) -> Result:
-    """Simulate a scenario (object or file path) once.
+    """Simulate a scenario (object or file path): its month (``simulation.basis: month``, the
+    default) or one window (``basis: window``).
 
     ``seed`` defaults to the scenario's ``simulation.seed``; the same scenario and seed give
     identical numbers in any process. A run above any of :mod:`apisim.budget`'s limits raises
     :class:`~apisim.problems.RunTooLarge` before any work starts; ``force`` lets it go ahead.
-    ``records`` keeps one row per attempt (default: only for runs of up to a million
-    attempts; otherwise only running totals, in flat memory). ``progress`` is called with the
-    fraction of simulated time done.
+    ``records`` keeps one row per attempt (window basis only; default: for runs of up to a
+    million attempts; otherwise only running totals, in flat memory). ``progress`` is called with
+    the fraction done. ``basis`` overrides the scenario's. The month is estimated from
+    representative windows (:mod:`apisim.month`), in ``workers`` processes (None: one per core);
+    ``exact_month`` simulates every request of it instead (the reference; slow).
     """
     sc = scenario if isinstance(scenario, Scenario) else load(scenario, force=force)
-    estimate = budget.check(sc, force=force, records=records)
-    return Result(run(sc, seed, records=estimate.records, progress=progress))
+    if (basis or sc.simulation.basis) == "window" and not exact_month:
+        estimate = budget.check(sc, force=force, records=records)
+        return Result(run(sc, seed, records=estimate.records, progress=progress))
+    return _simulate_month(sc, seed, force=force, exact=exact_month, workers=workers, progress=progress)
+
+
+def check(
+    sc: Scenario,
+    *,
+    force: bool = False,
+    records: bool | None = None,
+    basis: str | None = None,
+    exact_month: bool = False,
+) -> None:
+    """Every limit :func:`simulate` checks before it starts (``validate`` makes the same checks)."""
+    if (basis or sc.simulation.basis) == "window" and not exact_month:
+        budget.check(sc, force=force, records=records)
+        return
+    d = month.exact_design(sc) if exact_month else month.design(sc)
+    _check_month(sc, d, force=force, exact=exact_month)
+
+
+def _check_month(sc: Scenario, d: month.Design, *, force: bool, exact: bool) -> None:
+    if force:
+        return
+    budget.check(d.exact_scenario(sc) if exact else d.window_scenario(sc), records=False)
+    budget.check_runs(len(d.windows), sc, "the month's windows")
+
+
+def _window_job(job: tuple[Scenario, int, float]) -> RunLog:
+    scenario, seed, at = job
+    return run(scenario, seed, records=False, at=at)
+
+
+def _simulate_month(
+    sc: Scenario,
+    seed: int | None,
+    *,
+    force: bool,
+    exact: bool,
+    workers: int | None,
+    progress: Callable[[float], None] | None,
+) -> Result:
+    """The month from its windows (or, ``exact``, from one run of all of it)."""
+    seed = sc.simulation.seed if seed is None else seed
+    d = month.exact_design(sc) if exact else month.design(sc, seed)
+    window = d.exact_scenario(sc) if exact else d.window_scenario(sc)
+    _check_month(sc, d, force=force, exact=exact)
+    if exact:
+        logs = [run(window, seed, records=False, progress=progress, at=d.windows[0].at)]
+        log = month.combine(sc, d, logs, method="exact")
+        return Result(log, {"method": "every request of the month simulated: no sampling error", "intervals": {}})
+    jobs = [(window, replication_seed(seed, w.slice + 1), w.at) for w in d.windows]
+    logs = _map(_window_job, jobs, workers, progress)
+    log = month.combine(sc, d, logs)
+    return Result(log, month.confidence(sc, d, logs, log))
+
+
+def _map(
+    fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int | None, progress: Callable[[float], None] | None
+) -> list[Any]:
+    """``fn`` over ``jobs``, in worker processes when ``workers`` > 1; results in the jobs' order."""
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    out: list[Any] = [None] * len(jobs)
+    if workers <= 1:
+        for i, job in enumerate(jobs):
+            out[i] = fn(job)
+            if progress is not None:
+                progress((i + 1) / len(jobs))
+        return out
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            out[futures[future]] = future.result()
+            if progress is not None:
+                progress(done / len(jobs))
+    return out
 
 
 def replication_seed(seed: int, replication: int) -> int:
@@ -119,7 +208,7 @@ Job = tuple[Scenario, int]
 
 def _run_job(job: Job, reduce: Callable[[Result], Any] | None = None) -> Any:
     scenario, seed = job
-    result = Result(run(scenario, seed, records=False))
+    result = simulate(scenario, seed, records=False, force=True)  # checked before the first job
     return result if reduce is None else reduce(result)
 
 

@@ -31,7 +31,81 @@ def headline(summary: dict[str, Any]) -> dict[str, float]:
     out["cost_usd"] = float(s["cost_monthly_usd"]["total"])
     for item, usd in s["cost_monthly_usd"]["items"].items():
         out[f"cost.{item}"] = float(usd)
+    for key, figure in PLUS_MINUS.items():
+        out[f"{key}_pm"] = plus_minus(s, figure)
     return out
+
+
+PLUS_MINUS = {
+    "cost_usd": "cost_total",
+    "rate_429": "rate_429",
+    "p99_ms": "p99_ms",
+    "cold_start_ratio": "cold_start_ratio",
+}
+"""Headline figures that carry a 95% half-width (``<key>_pm``) under the month basis: their key in
+the summary's ``month.ci95``."""
+
+
+def plus_minus(summary: dict[str, Any], figure: str) -> float:
+    """The 95% half-width of a month figure (NaN when there is none: window basis, or not measured;
+    0 when the month was simulated whole)."""
+    month = summary.get("month")
+    if not month:
+        return math.nan
+    ci = month["ci95"].get(figure)
+    if ci is None:
+        return 0.0 if month["method"] == "exact" or not month["ci95"] else math.nan
+    return float(ci["plus_minus"])
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and abs(seconds / size - round(seconds / size)) < 0.05:
+            return f"{round(seconds / size)}{unit}"
+    return f"{seconds:,.4g}s"
+
+
+def basis_line(summary: dict[str, Any]) -> str:
+    """What the figures rest on, in one sentence (the terminal's and the report's)."""
+    s = summary
+    month = s.get("month")
+    if not month:
+        return (
+            f"basis: window · {_duration(s['simulated_seconds'])} simulated after {_duration(s['warmup_seconds'])} "
+            f"warm-up, counts scaled ×{s['month_scale']:,.1f} to the month"
+        )
+    days = f"{month['days']:g} days from {month['start']}"
+    if month["method"] == "exact":
+        how = f"every request simulated (after {_duration(month['window_warmup_seconds'])} warm-up)"
+    else:
+        how = (
+            f"estimated from {month['windows']} windows of {_duration(month['window_seconds'])} in "
+            f"{month['strata']} strata, each after {_duration(month['window_warmup_seconds'])} warm-up "
+            f"({month['warmup_reason']})"
+        )
+    return f"basis: month · {days} · {how}"
+
+
+def with_pm(value: float | None, pm: float, kind: str) -> str:
+    """A figure with its ± (``kind``: usd, pct or ms)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = {"usd": f"${value:,.2f}", "pct": f"{value:.2%}", "ms": f"{value:,.1f} ms"}[kind]
+    if math.isnan(pm):
+        return text
+    tail = {"usd": f"${pm:,.2f}", "pct": f"{pm:.2%}", "ms": f"{pm:,.1f} ms"}[kind]
+    return f"{text} ± {tail}"
+
+
+def month_figures(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The month's figures with their 95% ± (label, text), for the terminal and the report."""
+    h = headline(summary)
+    return [
+        ("monthly bill", with_pm(h["cost_usd"], h["cost_usd_pm"], "usd")),
+        ("429 rate", with_pm(h["rate_429"], h["rate_429_pm"], "pct")),
+        ("p99", with_pm(h["p99_ms"], h["p99_ms_pm"], "ms")),
+        ("cold-start ratio", with_pm(h["cold_start_ratio"], h["cold_start_ratio_pm"], "pct")),
+    ]
 
 
 def _nan(value: float | None) -> float:

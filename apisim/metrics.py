@@ -94,7 +94,8 @@ def summarize(run: RunLog) -> dict[str, Any]:
     sc = run.scenario
     tally = run.tally
     traffic = _traffic(tally, None)
-    measured = sc.simulation.duration - sc.simulation.warmup
+    measured = run.measured_seconds
+    month = run.basis == "month"
     counts = tally.cache_counts()
     functions = {}
     for name, f in run.functions.items():
@@ -135,9 +136,10 @@ def summarize(run: RunLog) -> dict[str, Any]:
     return {
         "scenario": sc.name,
         "seed": run.seed,
-        "simulated_seconds": measured,
-        "warmup_seconds": sc.simulation.warmup,
-        "month_scale": sc.pricing.month / measured,
+        "basis": "month" if month else "window",
+        "simulated_seconds": run.simulated_seconds,
+        "warmup_seconds": run.warmup,
+        "month_scale": None if month else sc.pricing.month / measured,
         "requests": {
             "offered": traffic["offered"],
             "offered_per_second": traffic["offered"] / measured,
@@ -165,12 +167,14 @@ def summarize(run: RunLog) -> dict[str, Any]:
 
 
 def usage(run: RunLog) -> Usage:
-    """What every resource consumed after warm-up, with the window it was measured over."""
+    """What every resource consumed after warm-up, with the time it was measured over (under the
+    month basis: the whole month, estimated from its windows, so nothing is scaled)."""
     sc = run.scenario
+    month = run.basis == "month"
     return Usage(
         lines=run.usage,
-        window_seconds=sc.simulation.duration - sc.simulation.warmup,
-        month_seconds=sc.pricing.month,
+        window_seconds=run.measured_seconds,
+        month_seconds=run.measured_seconds if month else sc.pricing.month,
         free_tier=sc.pricing.free_tier,
     )
 

@@ -36,6 +36,11 @@ def month_seconds(start: dt.datetime) -> float:
     return (add_month(start) - start).total_seconds()
 
 
+def at(start: dt.datetime, seconds: float) -> str:
+    """Month time ``seconds`` as a UTC date and time (``2026-04-02 10:43 UTC``)."""
+    return (start + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def period_starts(kind: str, start: dt.datetime, span: float) -> list[float]:
     """Where each quota period of ``kind`` (day, week or month) begins, in seconds from ``start``,
     for the periods that overlap [0, span); the first is 0 (the initial period, cut by the start)."""
@@ -62,12 +67,24 @@ def period_starts(kind: str, start: dt.datetime, span: float) -> list[float]:
 
 
 class CalendarPeriods:
-    """Which quota period an instant (seconds from the start) falls in, by the UTC calendar."""
+    """Which quota period an instant (seconds from the start) falls in, by the UTC calendar.
+
+    Period 0 is the initial one (from the start to the first boundary); times before the start
+    are period -1 (the previous month, for a window's warm-up); the last period runs on for ever.
+    """
 
     __slots__ = ("_starts",)
 
     def __init__(self, kind: str, start: dt.datetime, span: float) -> None:
         self._starts = period_starts(kind, start, span)
+
+    def containing(self, t: float) -> tuple[int, float, float]:
+        """The index of the period holding ``t`` and its [begin, end)."""
+        if t < 0:
+            return -1, -math.inf, 0.0
+        i = self.index(t)
+        starts = self._starts
+        return i, starts[i], starts[i + 1] if i + 1 < len(starts) else math.inf
 
     def index(self, t: float) -> int:
         """0 for the initial period, 1 for the next, ..."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from apisim.headline import headline
+from apisim.headline import basis_line, headline, month_figures, with_pm
 from apisim.output import publish, to_json
 from apisim.scenario import Scenario
 from apisim.slo import Slo
@@ -43,7 +43,7 @@ def fmt(value: Any) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:49%;margin:.2em}
-.fail{color:#b00;font-weight:bold}"""
+.fail{color:#b00;font-weight:bold}.warn{background:#fff4c2;border-left:4px solid #e0b000;padding:.3em .6em}"""
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]#|!"} | {"<": "&lt;", ">": "&gt;"})
@@ -69,6 +69,11 @@ class Page:
     def para(self, text: str, *, alert: bool = False) -> None:
         self.md += [f"**{_md(text)}**" if alert else _md(text), ""]
         self.html.append(f"<p{' class=fail' if alert else ''}>{html.escape(text)}</p>")
+
+    def warning(self, text: str) -> None:
+        """A yellow line: an assumption a reader should see behind the figures."""
+        self.md += [f"> ⚠ {_md(text)}", ""]
+        self.html.append(f"<p class=warn>⚠ {html.escape(text)}</p>")
 
     def table(self, header: list[str], rows: list[list[Any]]) -> None:
         self.md += ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
@@ -124,19 +129,22 @@ def scenario_section(
         drawn.append(figures / f"{prefix}{kind}.png")
         save_figure(drawn[-1], draw, arg, title=f"{label}: {kind}")
     page.heading(label)
-    page.para(
-        f"{source} · seed {s['seed']} · {s['simulated_seconds']:,.0f} s after {s['warmup_seconds']:,.0f} s warm-up "
-        f"· month scale ×{s['month_scale']:,.1f}"
-    )
+    page.para(f"{source} · seed {s['seed']} · {basis_line(s)}")
+    if s.get("month"):
+        page.table(["the month (95% CI)", ""], [[label, text] for label, text in month_figures(s)])
+    for warning in s.get("warnings", []):
+        page.warning(warning)
     page.table(["outcome", "attempts"], [[k, f"{n:,}"] for k, n in s["requests"]["by_outcome"].items() if n])
     page.table(["latency", "ms"], [[k, fmt(h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999", "mean")])
     cost = [[r.resource, r.component, f"{r.usd:,.2f}"] for r in res.cost.itertuples()]
-    page.table(["resource", "component", "USD/month"], [*cost, ["total", "", f"{h['cost_usd']:,.2f}"]])
+    total = with_pm(h["cost_usd"], h["cost_usd_pm"], "usd")
+    page.table(["resource", "component", "USD/month"], [*cost, ["total", "", total]])
     if slo_rows:
         page.table(["SLO", "measured", ""], slo_rows)
     page.figures(drawn)
     verdict = "–" if not slo_rows else ("FAILED" if any(r[2] == "FAILED" for r in slo_rows) else "met")
-    return [label, *(fmt(h[k]) for k in ("p50_ms", "p99_ms", "rate_429", "cost_usd")), verdict]
+    month = "month" if s.get("month") else "window ×" + fmt(s["month_scale"])
+    return [label, fmt(h["p50_ms"]), fmt(h["p99_ms"]), fmt(h["rate_429"]), total, month, verdict]
 
 
 def write_run_folder(result: Any, out: Path, *, source: str, overwrite: bool = False) -> Path:

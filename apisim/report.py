@@ -109,6 +109,8 @@ def write_report(
     workers: int | None = None,
     force: bool = False,
     now: dt.datetime | None = None,
+    basis: str | None = None,
+    windows: int | None = None,
 ) -> ReportOutcome:
     """Run every scenario and comparison group, and write a new folder in ``out_root``, whole or not at all.
 
@@ -120,7 +122,8 @@ def write_report(
     Every input is read, validated and checked against the run limits before anything runs.
     Returns the folder and the SLOs that failed.
     """
-    from apisim import budget, studies
+    from apisim import studies
+    from apisim.experiment import check
 
     preflight_root(out_root)
     found = discover(inputs, force=force)
@@ -134,10 +137,10 @@ def write_report(
             d = duration if duration is not None else sc.simulation.duration
             w = warmup if warmup is not None else min(sc.simulation.warmup, d / 4)
             try:
-                loaded[path] = sc.with_times(d, w)
+                loaded[path] = sc.with_times(d, w, basis=basis, windows=windows)
             except ValueError as exc:
                 raise sc.origin.error([(("simulation",), f"with --duration/--warmup: {exc}", None)]) from None
-            budget.check(loaded[path], force=force, records=False)
+            check(loaded[path], force=force, records=False)
         return loaded[path]
 
     scenarios = [(p, prepared(p)) for p in found.scenarios]
@@ -180,7 +183,7 @@ def write_report(
             page.para("SLOs failed: " + "; ".join(failures), alert=True)
         if overview:
             page.heading("Overview")
-            page.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month", "SLOs"], overview)
+            page.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month (95% CI)", "basis", "SLOs"], overview)
         page.md += body.md
         page.html += body.html
         page.write(f"apisim report {when:%Y-%m-%d %H:%M}")

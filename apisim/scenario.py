@@ -272,6 +272,9 @@ class Simulation(Strict):
         description="where t = 0 falls in the calendar (UTC): the month begins here (default 2026-04-01T00:00Z)",
     )
 
+    windows: int = Field(
+        16, ge=2, le=400, description="month basis: how many windows represent the month (pairs give the ±)"
+    )
     duration: Seconds = Field(
         3600.0, ge=0.001, le=MAX_SIM_SECONDS, description="simulated time, after which no new requests arrive"
     )
@@ -917,16 +920,28 @@ class Scenario(Strict):
             raise ValueError("give either api (one API) or apis (several, by name)")
         return self
 
-    def with_times(self, duration: float | None = None, warmup: float | None = None) -> Scenario:
-        """A copy that simulates ``duration`` seconds after ``warmup`` (None keeps the scenario's own).
+    def with_times(
+        self,
+        duration: float | None = None,
+        warmup: float | None = None,
+        *,
+        basis: str | None = None,
+        windows: int | None = None,
+    ) -> Scenario:
+        """A copy that simulates ``duration`` seconds after ``warmup``, on ``basis`` (month or window)
+        with ``windows`` windows for a month (None keeps the scenario's own).
 
         Checked like the file's own values; raises ``ValueError`` with a message for a person.
         """
-        if duration is None and warmup is None:
+        if duration is None and warmup is None and basis is None and windows is None:
             return self
         sim = self.simulation
-        changes = {"duration": sim.duration if duration is None else duration}
+        changes: dict[str, Any] = {"duration": sim.duration if duration is None else duration}
         changes["warmup"] = sim.warmup if warmup is None else warmup
+        if basis is not None:
+            changes["basis"] = basis
+        if windows is not None:
+            changes["windows"] = windows
         try:
             new = Simulation.model_validate({**sim.model_dump(), **changes})
         except ValidationError as exc:

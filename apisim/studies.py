@@ -60,6 +60,8 @@ def summarize_replications(rows: pd.DataFrame, by: Sequence[str] = ()) -> pd.Dat
         for m in metrics:
             mean, half = confidence(group[m].tolist())
             record[m] = mean
+            if len(group) == 1 and f"{m}_pm" in group:  # one month: its own 95% interval from its windows
+                half = float(group[f"{m}_pm"].iloc[0])
             record[f"{m}_ci95"] = half
         out.append(record)
     return pd.DataFrame(out)
@@ -388,14 +390,40 @@ def plan(
 
 
 def _judge(rows: pd.DataFrame, paths: list[str], objectives: Sequence[Slo]) -> pd.DataFrame:
-    """Mean per point, whether it meets every objective (``miss``: the largest relative miss), cheapest first."""
+    """Mean per point, whether it meets every objective (``miss``: the largest relative miss), cheapest first.
+
+    An objective is judged on the figure's 95% interval where it has one (replications, or the
+    month's own ±): met if the whole interval meets it, failed if none of it does, else
+    ``uncertain``; ``settle_replications`` then says about how many replications would narrow
+    the interval enough to decide (the half-width shrinks as one over their square root).
+    """
     table = summarize_replications(rows, by=paths)
-    failed, miss = [], []
+    failed, uncertain, miss, settle, verdict = [], [], [], [], []
     for _, row in table.iterrows():
+        bad, unsure, needed = [], [], 0.0
+        for o in objectives:
+            v = float(row[o.metric])
+            half = float(row.get(f"{o.metric}_ci95", math.nan))
+            half = 0.0 if math.isnan(half) else half
+            lo, hi = o.met(v - half), o.met(v + half)
+            if lo and hi:
+                continue
+            if not lo and not hi:
+                bad.append(f"{o.text} (was {v:.4g})")
+                continue
+            unsure.append(f"{o.text} (was {v:.4g} ± {half:.2g})")
+            gap = abs(v - o.limit)
+            needed = max(needed, math.inf if gap == 0 else row["replications"] * (half / gap) ** 2)
+        failed.append("; ".join(bad))
+        uncertain.append("; ".join(unsure))
+        settle.append(math.ceil(needed) if unsure and math.isfinite(needed) else (math.nan if not unsure else math.inf))
+        verdict.append("failed" if bad else ("uncertain" if unsure else "met"))
         values = {o: float(row[o.metric]) for o in objectives}
-        failed.append("; ".join(f"{o.text} (was {v:.4g})" for o, v in values.items() if not o.met(v)))
         miss.append(max([v / o.limit - 1 for o, v in values.items() if not o.met(v) and o.limit > 0], default=0.0))
     table["failed"] = failed
-    table["feasible"] = table["failed"] == ""
+    table["uncertain"] = uncertain
+    table["verdict"] = verdict
+    table["settle_replications"] = settle
+    table["feasible"] = table["verdict"] == "met"
     table["miss"] = miss
     return table.sort_values(["cost_usd", "p99_ms"], kind="stable").reset_index(drop=True)

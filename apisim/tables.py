@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
@@ -9,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from apisim.experiment import Result
+from apisim.headline import basis_line, month_figures, plus_minus
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -28,11 +30,16 @@ def render_summary(result: Result, console: Console) -> None:
     s = result.summary
     req = s["requests"]
     console.print(
-        f"[bold]{escape(s['scenario'])}[/]  seed {s['seed']}  ·  {s['simulated_seconds']:,.0f}s simulated after "
-        f"{s['warmup_seconds']:,.0f}s warm-up  ·  {req['offered']:,} attempts ({req['offered_per_second']:,.1f}/s)"
-        f"  ·  month = ×{s['month_scale']:,.1f}",
+        f"[bold]{escape(s['scenario'])}[/]  seed {s['seed']}  ·  {req['offered']:,} attempts "
+        f"({req['offered_per_second']:,.1f}/s)",
         highlight=False,
     )
+    console.print(escape(basis_line(s)), highlight=False)
+    if s.get("month"):
+        figures = "  ·  ".join(f"{label} [bold]{escape(text)}[/]" for label, text in month_figures(s))
+        console.print(figures + "  (95% CI)", highlight=False)
+    for warning in s.get("warnings", []):
+        console.print(f"[yellow]warning: {escape(warning)}[/]", highlight=False)
     outcomes = Table(title="Outcomes (per attempt)", title_justify="left")
     outcomes.add_column("outcome")
     outcomes.add_column("count", justify="right")
@@ -94,7 +101,9 @@ def render_summary(result: Result, console: Console) -> None:
     for r in result.cost.itertuples():
         names = (escape(str(r.resource)), escape(str(r.component)))
         cost.add_row(*names, f"{r.quantity:,.0f}", escape(str(r.unit)), f"{r.usd:,.2f}")
-    cost.add_row("[bold]total[/]", "", "", "", f"[bold]{s['cost_monthly_usd']['total']:,.2f}[/]")
+    pm = plus_minus(s, "cost_total")
+    total = f"{s['cost_monthly_usd']['total']:,.2f}" + ("" if math.isnan(pm) else f" ± {pm:,.2f}")
+    cost.add_row("[bold]total[/]", "", "", "", f"[bold]{total}[/]")
 
     stages = [(api, name, st) for api, block in s["apis"].items() for name, st in block["stages"].items()]
     apis = None

@@ -19,10 +19,17 @@ Z = 4.0
 
 
 def build(base: dict[str, Any], **sections: Any) -> Scenario:
-    """A validated scenario from ``base`` with top-level sections replaced."""
+    """A validated scenario from ``base`` with top-level sections replaced: one window (``basis:
+    window``) unless it says otherwise, since these tests check what happens in a run."""
     data = copy.deepcopy(base)
     data.update(sections)
+    data["simulation"] = {"basis": "window", **data.get("simulation", {})}
     return validate_scenario(data)
+
+
+def window(sc: Scenario) -> Scenario:
+    """``sc`` on the window basis: one run of its window, as the tests of a run's mechanics want."""
+    return sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"basis": "window"})})
 
 
 def mock_api(duration: str, arrival: dict[str, Any], **api: Any) -> Scenario:
@@ -30,7 +37,7 @@ def mock_api(duration: str, arrival: dict[str, Any], **api: Any) -> Scenario:
     return validate_scenario(
         {
             "name": "mock-api",
-            "simulation": {"duration": duration},
+            "simulation": {"duration": duration, "basis": "window"},
             "api": {**api, "routes": [{"route": "GET /p", "integration": {"type": "mock"}}]},
             "clients": [{"name": "c", "arrival": arrival}],
         }
@@ -50,7 +57,7 @@ def one_function(
     return validate_scenario(
         {
             "name": "one-function",
-            "simulation": sim,
+            "simulation": {"basis": "window", **sim},
             "api": {
                 "type": api_type,
                 "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}],
@@ -101,5 +108,7 @@ def default_result() -> Result:
     from apisim import load
 
     sc = load("scenarios/default.yaml")
-    sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"duration": 180.0, "warmup": 30.0})})
+    sc = sc.model_copy(
+        update={"simulation": sc.simulation.model_copy(update={"duration": 180.0, "warmup": 30.0, "basis": "window"})}
+    )
     return simulate(sc)

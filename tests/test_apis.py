@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from apisim import ScenarioError, load, simulate, validate_scenario
-from tests.conftest import ROOT_SCENARIOS
+from tests.conftest import ROOT_SCENARIOS, window
 
 
 def exact_admitted(times: list[Fraction], rate: Fraction, burst: int) -> int:
@@ -32,7 +32,7 @@ def route(path: str) -> dict[str, Any]:
 def two_apis(rate_a: int, rate_b: int) -> dict[str, Any]:
     return {
         "name": "two",
-        "simulation": {"duration": "10s"},
+        "simulation": {"basis": "window", "duration": "10s"},
         "account": {"api_throttle": {"rate": 1000, "burst": 100}},
         "apis": {"a": {"type": "rest", "routes": [route("/a")]}, "b": {"type": "http", "routes": [route("/b")]}},
         "clients": [
@@ -60,7 +60,7 @@ def test_a_stage_with_its_own_throttle_beside_one_without() -> None:
     sc = validate_scenario(
         {
             "name": "stages",
-            "simulation": {"duration": "10s"},
+            "simulation": {"basis": "window", "duration": "10s"},
             "api": {
                 "type": "rest",
                 "stages": {"prod": {}, "dev": {"throttle": {"rate": 10, "burst": 5}}},
@@ -84,7 +84,7 @@ def test_each_stage_has_its_own_cache_and_its_own_bill() -> None:
     sc = validate_scenario(
         {
             "name": "caches",
-            "simulation": {"duration": "20s"},
+            "simulation": {"basis": "window", "duration": "20s"},
             "api": {
                 "type": "rest",
                 "cache": {"size_gb": 0.5, "ttl": "60s"},
@@ -109,7 +109,7 @@ def test_each_stage_has_its_own_cache_and_its_own_bill() -> None:
 
 @pytest.mark.parametrize("name", ["10-three-apis.yaml", "03-authorizer.yaml", "09-spiky-provisioned.yaml"])
 def test_the_bill_per_resource_adds_up_to_the_total_to_the_cent(name: str) -> None:
-    sc = load(ROOT_SCENARIOS / name).with_times(30.0, 5.0)
+    sc = window(load(ROOT_SCENARIOS / name).with_times(30.0, 5.0))
     res = simulate(sc)
     cost = res.summary["cost_monthly_usd"]
     assert round(sum(cost["by_resource"].values()), 2) == round(cost["total"], 2)

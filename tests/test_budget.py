@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def mock(**client) -> dict:
     return {
         "name": "m",
-        "simulation": {"duration": 100},
+        "simulation": {"basis": "window", "duration": 100},
         "api": {"routes": [{"route": "GET /a", "integration": {"type": "mock"}}]},
         "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 10}, **client}],
     }
@@ -46,7 +46,9 @@ def test_a_diurnal_day_offers_its_mean_rate_times_the_day() -> None:
 
 def test_refusals_name_the_file_the_line_and_the_way_to_force(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
-    path.write_text((ROOT_SCENARIOS / "00-hello.yaml").read_text() + "simulation: {duration: 1h, bucket: 10ms}\n")
+    path.write_text(
+        (ROOT_SCENARIOS / "00-hello.yaml").read_text() + "simulation: {duration: 1h, bucket: 10ms, basis: window}\n"
+    )
     with pytest.raises(RunTooLarge) as info:
         simulate(load(path))
     text = str(info.value)
@@ -84,7 +86,8 @@ def rss():
             return int(line.split()[1]) * 1024
 data = json.loads(sys.argv[1]); records = data.pop("_records")
 sc = validate_scenario(data)
-simulate(validate_scenario({**data, "simulation": {"duration": 1}}), records=records).summary  # imports, warm
+warm = {**data, "simulation": {"basis": "window", "duration": 1}}
+simulate(validate_scenario(warm), records=records).summary  # imports, warm
 Path("/proc/self/clear_refs").write_text("5")
 before = rss()
 res = simulate(sc, records=records)

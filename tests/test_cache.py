@@ -32,7 +32,7 @@ def test_a_later_write_extends_the_entry() -> None:
 def cached_scenario(rate: float, ttl: str, keys: int, zipf: float, duration: str) -> dict:
     return {
         "name": "cache",
-        "simulation": {"duration": duration, "warmup": "20s"},
+        "simulation": {"basis": "window", "duration": duration, "warmup": "20s"},
         "api": {
             "type": "rest",
             "cache": {"ttl": ttl},

@@ -18,14 +18,19 @@ runner = CliRunner()
 SUMMARY_KEYS = {
     "scenario", "seed", "simulated_seconds", "month_scale", "requests", "status_counts", "rate_429",
     "latency_ms", "latency_ok_ms", "client", "cache", "authorizer", "functions", "cost_monthly_usd",
+    "basis", "month", "warnings",
 }  # fmt: skip
 
 
 def test_run_json_prints_only_the_summary() -> None:
-    r = runner.invoke(app, ["run", "scenarios/03-authorizer.yaml", "--json", "--duration", "60s", "--warmup", "10s"])
+    r = runner.invoke(app, ["run", "scenarios/00-hello.yaml", "--json", "--duration", "60s", "--warmup", "10s"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert set(s) >= SUMMARY_KEYS
+    assert s["basis"] == "month" and s["month_scale"] is None
+    assert {"basis", "start", "method", "windows", "simulated_seconds", "offered", "by_outcome", "rate_429",
+            "latency_ms", "cold_start_ratio", "ci95"} <= set(s["month"])  # fmt: skip
+    assert s["month"]["ci95"]["cost_total"]["plus_minus"] > 0
     assert set(s["requests"]["by_outcome"]) == {
         "ok", "cache_hit", "throttled", "quota_exceeded", "unauthorized", "forbidden", "invalid",
         "backend_throttled", "timeout", "error",
@@ -41,7 +46,7 @@ def test_run_json_prints_only_the_summary() -> None:
 
 def test_run_out_writes_every_file(tmp_path: Path) -> None:
     out = tmp_path / "runs" / "a"
-    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(out)])
+    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--basis", "window", "--out", str(out)])
     assert r.exit_code == 0, r.output
     names = {p.name for p in out.iterdir()}
     assert {
@@ -87,7 +92,7 @@ def test_too_large_a_run_is_refused_with_the_estimate_and_force(tmp_path: Path) 
     big = tmp_path / "big.yaml"
     big.write_text(
         (ROOT / "scenarios" / "00-hello.yaml").read_text().replace("rate: 20", "rate: 50000")
-        + "simulation: {duration: 30d}\n"
+        + "simulation: {duration: 30d, basis: window}\n"
     )
     r = runner.invoke(app, ["run", str(big)])
     assert r.exit_code == 2
@@ -100,9 +105,9 @@ def test_bad_option_values_are_user_errors() -> None:
 
 
 def test_piped_run_shows_no_progress_bar() -> None:
+    args = ["run", "scenarios/00-hello.yaml", "--duration", "60s", "--basis", "window"]
     proc = subprocess.run(
-        [sys.executable, "-m", "apisim.cli", "run", "scenarios/00-hello.yaml", "--duration", "60s"],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        [sys.executable, "-m", "apisim.cli", *args], capture_output=True, text=True, cwd=ROOT, check=True,
     )  # fmt: skip
     assert proc.stderr == ""
     assert "Monthly cost" in proc.stdout
@@ -110,7 +115,8 @@ def test_piped_run_shows_no_progress_bar() -> None:
 
 def test_replications_json_gives_means_and_intervals() -> None:
     # Constant arrivals into a token bucket: every replication throttles exactly 501 of 7,500.
-    r = runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--replications", "3", "--json", "--workers", "1"])
+    args = ["run", "scenarios/07-burst.yaml", "--replications", "3", "--json", "--workers", "1", "--basis", "window"]
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["summary"]["rate_429"] == {"mean": 501 / 7500, "ci95": 0.0}
@@ -127,7 +133,7 @@ def test_plan_json_names_the_winner_and_exit_code_1_when_nothing_fits() -> None:
         "10m",
         "--json",
     ]
-    r = runner.invoke(app, [*args, "--slo", "p99<800ms"])
+    r = runner.invoke(app, [*args, "--slo", "p99<650ms"])  # the month's p99: about 690 ms without, 610 with
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["winner"]["functions.api.provisioned_concurrency"] == 50
     r = runner.invoke(app, [*args, "--slo", "p99<1ms"])
@@ -146,7 +152,12 @@ def test_a_json_run_keeps_no_records_nothing_would_read(monkeypatch, tmp_path: P
         return real(*args, **kwargs)
 
     monkeypatch.setattr(apisim.experiment, "run", spy)
-    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--json"]).exit_code == 0
-    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml"]).exit_code == 0
-    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--out", str(tmp_path / "o")]).exit_code == 0
+    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--basis", "window", "--json"]).exit_code == 0
+    assert runner.invoke(app, ["run", "scenarios/07-burst.yaml", "--basis", "window"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["run", "scenarios/07-burst.yaml", "--basis", "window", "--out", str(tmp_path / "o")]
+        ).exit_code
+        == 0
+    )
     assert seen == [False, False, True]  # only --out writes requests.parquet

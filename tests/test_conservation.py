@@ -60,7 +60,7 @@ def designs(draw) -> dict:
             client["invalid_key_fraction"] = 0.02
     return {
         "name": "random-design",
-        "simulation": {"duration": "20s", "warmup": draw(st.sampled_from(["0s", "5s"]))},
+        "simulation": {"basis": "window", "duration": "20s", "warmup": draw(st.sampled_from(["0s", "5s"]))},
         "api": api,
         "functions": {
             "a": {

@@ -51,7 +51,7 @@ def two_clients(first: str, second: str) -> dict[str, Any]:
     client = {"arrival": {"process": "constant", "rate": 3000}}
     return {
         "name": "tie",
-        "simulation": {"duration": "1s"},
+        "simulation": {"basis": "window", "duration": "1s"},
         "api": {"type": "rest", "throttle": {"rate": 3000, "burst": 1}, "routes": [
             {"route": "GET /p", "integration": {"type": "mock"}}]},
         "clients": [{"name": first, **client}, {"name": second, **client}],
@@ -132,7 +132,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         clients.append(client)
     duration = draw(st.sampled_from([12, 20]))
     warmup = draw(st.sampled_from([0, 3.3, 7]))
-    return {"name": "random", "simulation": {"duration": duration, "warmup": warmup, "seed": draw(st.integers(0, 99))},
+    sim = {"basis": "window", "duration": duration, "warmup": warmup, "seed": draw(st.integers(0, 99))}
+    return {"name": "random", "simulation": sim,
             "api": api, "functions": functions, "clients": clients}  # fmt: skip
 
 
@@ -192,7 +193,7 @@ def test_a_bursts_expected_count_is_exactly_what_it_sends(rate, duration, start,
 def test_the_order_of_empirical_values_changes_no_draw() -> None:
     def design(values: list[int]) -> dict[str, Any]:
         return {
-            "name": "empirical", "simulation": {"duration": "30s"},
+            "name": "empirical", "simulation": {"basis": "window", "duration": "30s"},
             "api": {"routes": [{"route": "GET /a", "integration": {"type": "http", "latency_ms": {
                 "dist": "empirical", "values": values}}}]},
             "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 50}}],

@@ -121,7 +121,7 @@ def test_simulated_counts_are_scaled_to_the_month_before_tiers() -> None:
     sc = build(
         {
             "name": "billing",
-            "simulation": {"duration": "100s", "warmup": "10s"},
+            "simulation": {"basis": "window", "duration": "100s", "warmup": "10s"},
             "api": {
                 "type": "http",
                 "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}],

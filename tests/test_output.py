@@ -239,7 +239,8 @@ def test_the_scenarios_own_folder_is_never_an_output(tmp_path: Path) -> None:
 
 def _report(folder: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "apisim.cli", "report", str(folder), "--out", str(out), "--duration", "30s"],
+        [sys.executable, "-m", "apisim.cli", "report", str(folder), "--out", str(out), "--duration", "30s",
+         "--basis", "window"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

@@ -25,8 +25,11 @@ def test_readme_starts_with_exactly_the_two_commands() -> None:
 
 def test_tour_commands_run(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
-    commands = [
-        line.split("#")[0].strip() for line in blocks("")[1].splitlines() if line.startswith(".venv/bin/apisim")
+    commands = [  # every block after the two commands: the tour and the month's
+        line.split("#")[0].strip()
+        for block in blocks("")[1:]
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/apisim")
     ]
     assert len(commands) >= 5
 

@@ -31,7 +31,8 @@ def test_report_folder_has_html_markdown_data_and_latest(tmp_path: Path) -> None
         tmp_path, ["06-rest-api.yaml", "06-http-api.yaml"], {"rest-vs-http": ["06-rest-api.yaml", "06-http-api.yaml"]}
     )
     out = tmp_path / "reports"
-    r = runner.invoke(app, ["report", str(folder), "--out", str(out), "--duration", "60s", "--warmup", "10s"])
+    args = ["report", str(folder), "--out", str(out), "--duration", "60s", "--warmup", "10s", "--windows", "2"]
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     latest = out / "latest"
     assert latest.is_symlink()
@@ -40,6 +41,7 @@ def test_report_folder_has_html_markdown_data_and_latest(tmp_path: Path) -> None
     assert "rest-vs-http" in html and "sha256" in html and "apisim 0.1.0" in html and "prices of 2026-11-24" in html
     md = (latest / "report.md").read_text()
     assert "## Comparison: rest-vs-http" in md
+    assert "basis: month" in md and " ± $" in md  # the month's bill with its interval, and what it rests on
     # Files are named from a slug of the name plus a digest, never from the name itself.
     assert len(list((latest / "data").glob("rest-api-*/summary.json"))) == 1
     assert len(list((latest / "data").glob("compare-rest-vs-http-*.csv"))) == 1
@@ -63,7 +65,7 @@ def test_an_interrupted_report_leaves_no_partial_folder(tmp_path: Path, monkeypa
 
 def test_fail_on_slo_exits_1_and_bad_input_exits_2(tmp_path: Path) -> None:
     folder = scenarios(tmp_path, ["09-spiky.yaml"])  # p99 < 800 ms fails without provisioned concurrency
-    args = ["report", str(folder), "--out", str(tmp_path / "r"), "--duration", "10m"]
+    args = ["report", str(folder), "--out", str(tmp_path / "r"), "--duration", "10m", "--windows", "4"]
     assert runner.invoke(app, args).exit_code == 0
     r = runner.invoke(app, [*args, "--fail-on-slo"])
     assert r.exit_code == 1 and "SLO failed" in r.output

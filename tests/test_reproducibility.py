@@ -61,7 +61,7 @@ def test_stream_ids_are_stable_across_processes() -> None:
 def test_adding_a_function_does_not_shift_other_streams() -> None:
     base = {
         "name": "crn",
-        "simulation": {"duration": "60s"},
+        "simulation": {"basis": "window", "duration": "60s"},
         "api": {"routes": [{"route": "GET /a", "integration": {"type": "lambda", "function": "a"}}]},
         "functions": {"a": {"duration_ms": {"dist": "exponential", "mean": 50}}},
         "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 50}}],

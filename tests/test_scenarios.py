@@ -93,8 +93,10 @@ def test_shipped_scenario_validates_and_runs(path: Path) -> None:
     sim = sc.simulation
     short = min(sim.duration, 60.0)
     sc = sc.model_copy(
-        update={"simulation": sim.model_copy(update={"duration": short, "warmup": min(sim.warmup, short / 4)})}
-    )
+        update={
+            "simulation": sim.model_copy(update={"duration": short, "warmup": min(sim.warmup, short / 4), "windows": 2})
+        }
+    )  # the month from two windows: enough to run every step of the month's path
     s = simulate(sc).summary
     assert s["requests"]["offered"] > 0
     assert sum(s["requests"]["by_outcome"].values()) == s["requests"]["offered"]

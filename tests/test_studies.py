@@ -18,7 +18,7 @@ def memory_design() -> dict:
     """Constant traffic to one CPU-bound function measured at 1,024 MB: its run time is 100 ms there."""
     return {
         "name": "memory",
-        "simulation": {"duration": "100s", "warmup": "0s"},
+        "simulation": {"basis": "window", "duration": "100s", "warmup": "0s"},
         "api": {
             "type": "http",
             "overhead_ms": 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from apisim import simulate
 from apisim.engine.throttle import Quota, TokenBucket
+from apisim.months import CalendarPeriods
 from tests.conftest import build, mock_api
 
 
@@ -75,16 +77,26 @@ def test_bucket_matches_exact_arithmetic(gaps_ms: list[int], rate: int, burst: i
 
 
 def test_quota_resets_each_period_and_offsets_only_the_first() -> None:
-    q = Quota(limit=3, period_s=10.0, offset=1)
+    start = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    q = Quota(limit=3, periods=CalendarPeriods("day", start, 3 * 86400), offset=1)
     assert [q.try_take(t) for t in (0, 1, 2, 3)] == [True, True, False, False]
-    assert [q.try_take(t) for t in (10, 11, 12, 13)] == [True, True, True, False]
+    day = 86400.0
+    assert [q.try_take(t) for t in (day, day + 1, day + 2, day + 3)] == [True, True, True, False]
+
+
+def test_a_window_inside_the_month_finds_its_quota_partly_spent() -> None:
+    start = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    # The run begins at noon on the 2nd (month time 1.5 days); 2 of the day's 3 already used.
+    q = Quota(limit=3, periods=CalendarPeriods("day", start, 4 * 86400), at=1.5 * 86400, used=2)
+    assert [q.try_take(t) for t in (0, 1)] == [True, False]
+    assert q.try_take(0.5 * 86400) is True  # midnight: a new day
 
 
 def test_usage_plan_quota_gives_limit_exceeded_429s() -> None:
     sc = build(
         {
             "name": "quota",
-            "simulation": {"duration": "2d"},
+            "simulation": {"basis": "window", "duration": "2d"},
             "api": {
                 "usage_plans": {"tiny": {"quota": {"limit": 100, "period": "day"}}},
                 "routes": [{"route": "GET /p", "integration": {"type": "mock"}}],

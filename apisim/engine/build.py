@@ -30,6 +30,7 @@ from apisim.engine.clients import (
     Population,
     ProfiledPoisson,
     RetryPolicy,
+    Shifted,
     Trace,
     zipf_cdf,
 )
@@ -40,6 +41,7 @@ from apisim.engine.levels import LevelLog
 from apisim.engine.records import AttemptLog
 from apisim.engine.tally import Tally
 from apisim.engine.throttle import TokenBucket, UsagePlan
+from apisim.months import CalendarPeriods
 from apisim.outcomes import Outcome
 from apisim.randomness import stream
 from apisim.scenario import (
@@ -53,6 +55,7 @@ from apisim.scenario import (
     Scenario,
     TraceArrival,
 )
+from apisim.scenario import UsagePlan as UsagePlanSpec
 
 STATUSES = (200, 400, 401, 403, 429, 500, 502, 504)
 
@@ -73,14 +76,16 @@ class Run:
     stages: list[tuple[str, str]]  # (door, stage) by the tally's stage index
     route_names: list[str]  # by the records' route index
     width: float
+    at: float | None = None
 
 
 class Builder:
     """Builds one run; ``rng(name)`` gives the named streams."""
 
-    def __init__(self, sc: Scenario, seed: int) -> None:
+    def __init__(self, sc: Scenario, seed: int, at: float | None = None) -> None:
         self.sc = sc
         self.seed = seed
+        self.at = at
         sim = sc.simulation
         self.warmup = sim.warmup
         self.duration = sim.duration
@@ -284,14 +289,15 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
             frozenset(s for s in STATUSES if c.retry.retries(s)),
             uniforms(b.rng(prefix + "retry")),
         )
+    arrivals = arrival_process(sc, index, before=b.at is not None)
+    if b.at:
+        arrivals = Shifted(arrivals, b.at)
     plan = None
     if c.usage_plan is not None:
         p = api.usage_plans[c.usage_plan]
-        q = p.quota
-        period = {"day": 86400.0, "week": 7 * 86400.0, "month": sc.pricing.month}
-        plan = UsagePlan(
-            p.rate, p.burst, q.limit if q else None, period[q.period] if q else 86400.0, q.offset if q else 0
-        )
+        plan = UsagePlan(p.rate, p.burst)
+        if p.quota is not None:
+            plan = _quota_plan(b, p, arrival_process(sc, index), c.api_keys)
     streams = {
         name: b.rng(prefix + name)
         for name in ("routes", "api_keys", "bad_keys", "tokens", "bad_tokens", "cache_keys", "validation", "ties")
@@ -301,7 +307,7 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
     return Population(
         index=index,
         name=c.name,
-        arrivals=arrival_process(sc, index),
+        arrivals=arrivals,
         arrival_rng=b.rng(prefix + "arrivals"),
         route_cdf=route_cdf,
         route_index=route_index,
@@ -322,9 +328,34 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
     )
 
 
-def build(sc: Scenario, seed: int, *, records: bool) -> Run:
-    """Every component of one run of ``sc`` under ``seed``, connected."""
-    b = Builder(sc, seed)
+def _quota_plan(b: Builder, p: UsagePlanSpec, arrivals: ArrivalProcess, keys: int) -> UsagePlan:
+    """A usage plan whose quota periods follow the calendar from ``simulation.start``.
+
+    A window that begins inside the month (``at`` > 0) finds each key's quota already partly
+    spent: by the key's expected share of the client's requests since the period began
+    (requests refused before the quota step, and retries, are not counted there).
+    """
+    q = p.quota
+    assert q is not None
+    at = b.at or 0.0
+    sim = b.sc.simulation
+    periods = CalendarPeriods(q.period, sim.start, max(0.0, at) + sim.duration)
+    used = 0
+    index, begin, _ = periods.containing(at)
+    if index >= 0 and at > begin:
+        allowed = q.limit - (q.offset if index == 0 else 0)
+        used = min(allowed, round(arrivals.mean_between(begin, at) / keys))
+    return UsagePlan(p.rate, p.burst, q.limit, periods, q.offset, at, used)
+
+
+def build(sc: Scenario, seed: int, *, records: bool, at: float | None = None) -> Run:
+    """Every component of one run of ``sc`` under ``seed``, connected.
+
+    ``at``: the run is a window of the month whose t = 0 falls at month time ``at`` (seconds
+    from ``simulation.start``; negative for a warm-up before the month): traffic that recurs ran
+    before it, and quotas count from the calendar. None: the run is the scenario's own window.
+    """
+    b = Builder(sc, seed, at)
     stages: list[tuple[str, str]] = []
     for name, api in sc.all_apis.items():
         stages += [(name, s) for s in api.stage_names()]
@@ -358,7 +389,7 @@ def build(sc: Scenario, seed: int, *, records: bool) -> Run:
         door.callers.append(  # type: ignore[attr-defined]
             Caller(i, door.stages.index(sc.client_stage(c)), c.request_bytes, c.response_bytes)
         )
-    return Run(sc, seed, env, tally, log, ledger, account, doors, clients, stages, route_names, b.width)
+    return Run(sc, seed, env, tally, log, ledger, account, doors, clients, stages, route_names, b.width, at)
 
 
 def _scaled(dist: Distribution, factor: float) -> Distribution:

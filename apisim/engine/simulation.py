@@ -54,13 +54,36 @@ class RunLog:
     records: Records | None
     functions: dict[str, FunctionRun]
     stages: list[tuple[str, str]]  # (API, stage) by the tally's stage index
-    usage: list[UsageLine]  # what every door and function consumed, after warm-up
+    door_usage: list[UsageLine]  # what every door consumed, after warm-up
+    account_usage: list[UsageLine]  # what every function consumed, after warm-up
     client_names: list[str]
     route_names: list[str]
     function_names: list[str]
     bucket_width: float
     wall_seconds: float
     events: dict[str, int] = field(default_factory=dict)
+    at: float | None = None  # month time of t = 0, for a window of the month
+    basis: str = "window"  # what the counts cover: this run's window (a month is apisim.month.MonthLog)
+
+    @property
+    def usage(self) -> list[UsageLine]:
+        """What every door and function consumed, after warm-up."""
+        return self.door_usage + self.account_usage
+
+    @property
+    def sample(self) -> RunLog:
+        """The run whose timeline is plotted: this one."""
+        return self
+
+    @property
+    def simulated_seconds(self) -> float:
+        """The time the counts cover (after warm-up)."""
+        return self.measured_seconds
+
+    @property
+    def measured_seconds(self) -> float:
+        """The time the counts cover (after warm-up)."""
+        return self.scenario.simulation.duration - self.scenario.simulation.warmup
 
     @property
     def attempts(self) -> dict[str, np.ndarray]:
@@ -162,7 +185,6 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
             busy_buckets=pool.busy_log.bucket_means(),
             live_buckets=pool.live_log.bucket_means(),
         )
-    usage = [line for door in run.doors.values() for line in door.usage(run.tally)] + run.account.usage()
     return RunLog(
         scenario=sc,
         seed=run.seed,
@@ -170,13 +192,15 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
         records=run.log.finish() if run.log is not None else None,
         functions=functions,
         stages=run.stages,
-        usage=usage,
+        door_usage=[line for door in run.doors.values() for line in door.usage(run.tally)],
+        account_usage=run.account.usage(),
         client_names=[c.name for c in sc.clients],
         route_names=run.route_names,
         function_names=list(run.account.functions),
         bucket_width=run.width,
         wall_seconds=time.perf_counter() - started,
         events={"requests": next_id},
+        at=run.at,
     )
 
 
@@ -190,14 +214,21 @@ def _fold(run: Run) -> None:
 
 
 def run(
-    sc: Scenario, seed: int | None = None, *, records: bool, progress: Callable[[float], None] | None = None
+    sc: Scenario,
+    seed: int | None = None,
+    *,
+    records: bool,
+    progress: Callable[[float], None] | None = None,
+    at: float | None = None,
 ) -> RunLog:
     """Simulate ``sc`` once. ``seed`` defaults to the scenario's own.
 
     ``records``: keep one row per attempt (True), or only the running totals (False). The run's
     size is not checked here: :func:`apisim.budget.check` does that before any work starts.
+    ``at``: the run is a window of the month beginning at month time ``at`` (see
+    :func:`apisim.engine.build.build`).
     """
     seed = sc.simulation.seed if seed is None else seed
     if not 0 <= seed < 2**64:
         raise ValueError(f"a seed is an integer from 0 to 2**64 - 1, got {seed}")
-    return drive(build(sc, seed, records=records), progress)
+    return drive(build(sc, seed, records=records, at=at), progress)
