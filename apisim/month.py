@@ -42,6 +42,7 @@ from apisim.engine.simulation import FunctionRun, RunLog
 from apisim.engine.sketch import ACCURACY, MAPPING, LatencySketch
 from apisim.engine.tally import N_OUTCOMES, N_STATUS, Tally
 from apisim.outcomes import STATUS, Outcome
+from apisim.problems import RunTooLarge
 from apisim.quotas import ClientQuota, month_quotas
 from apisim.randomness import stream
 from apisim.scenario import BurstArrival, PointsProfile, PoissonArrival, Scenario, TraceArrival
@@ -52,6 +53,10 @@ MAX_SETTLE_SECONDS = 1800.0
 FAY = 0.5
 """Fay's ε for the replicate weights (1 ± ε): keeps every window in every replicate, so a p99 of a
 replicate never rests on half the windows alone."""
+
+MAX_SLICE_CLIENTS = 3_000_000
+"""Slices × clients a month may be described by (each is an exact integral, in Python): a window of
+10 seconds with one client is 259,200 slices; a 1-second window is refused before any work."""
 
 PRE_QUOTA = frozenset({Outcome.THROTTLED, Outcome.UNAUTHORIZED, Outcome.FORBIDDEN})
 """Outcomes decided before the quota step (API key → authorizer → throttles → quota)."""
@@ -172,12 +177,20 @@ def _between(sc: Scenario, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
 
 
 def _levels(x: np.ndarray, b: int) -> np.ndarray:
-    """``b`` levels of ``x`` of about equal numbers of slices (fewer where values repeat): a sinusoid's
-    rate gets narrow strata, a burst's two rates get two."""
-    if b <= 1 or float(x.max() - x.min()) <= 1e-9 * max(1.0, float(abs(x).max())):
-        return np.zeros(x.shape, dtype=np.int64)
-    edges = np.unique(np.quantile(x, np.linspace(0, 1, b + 1)[1:-1]))
-    return np.searchsorted(edges, x, side="right").astype(np.int64)
+    """Levels of the rate ``x``: 0 for slices without traffic, then up to ``b`` levels of about equal
+    numbers of busy slices (fewer where values repeat), cut on the logarithm of the rate, so a
+    sinusoid gets narrow strata, and a burst among quiet slices never shares a level with them."""
+    out = np.zeros(x.shape, dtype=np.int64)
+    busy = x > 0
+    if not busy.any():
+        return out
+    logs = np.log(x[busy])
+    if b <= 1 or float(logs.max() - logs.min()) <= 1e-9:
+        out[busy] = 1
+        return out
+    edges = np.unique(np.quantile(logs, np.linspace(0, 1, b + 1)[1:-1]))
+    out[busy] = 1 + np.searchsorted(edges, logs, side="right")
+    return out
 
 
 def design(sc: Scenario, seed: int | None = None, windows: int | None = None) -> Design:
@@ -188,6 +201,14 @@ def design(sc: Scenario, seed: int | None = None, windows: int | None = None) ->
     seed = sim.seed if seed is None else seed
     seconds = months.month_seconds(sim.start)
     n = max(1, round(seconds / (sim.duration - sim.warmup)))
+    if n * max(1, len(sc.clients)) > MAX_SLICE_CLIENTS:
+        raise sc.origin.error(
+            [(("simulation", "duration"), f"under the month basis each window covers duration − warmup = "
+              f"{sim.duration - sim.warmup:g}s, which cuts the month into {n:,} slices for {len(sc.clients)} "
+              f"client(s); the limit is {MAX_SLICE_CLIENTS:,} slices × clients. Use a longer duration, or "
+              "basis: window for one short window", sim.duration)],
+            RunTooLarge,
+        )  # fmt: skip
     width = seconds / n
     warmup, reason = settle(sc)
     begin = np.arange(n) * width
@@ -197,7 +218,8 @@ def design(sc: Scenario, seed: int | None = None, windows: int | None = None) ->
     prior = _between(sc, begin - warmup, begin) / warmup if warmup > 0 else rate
     # A slice whose warm-up saw a quite different load (after a burst, a step) is a transition.
     swing = np.where(prior > 1.25 * rate + 1e-12, 2, np.where(rate > 1.25 * prior + 1e-12, 1, 0))
-    quotas = month_quotas(sc, sim.start, seconds)
+    # Quota columns in client-name order: the file's order of clients cannot change the strata.
+    quotas = sorted(month_quotas(sc, sim.start, seconds), key=lambda q: q.name)
     state = np.zeros((n, max(1, len(quotas))), dtype=np.int64)
     for j, q in enumerate(quotas):
         for k in range(n):
@@ -208,7 +230,7 @@ def design(sc: Scenario, seed: int | None = None, windows: int | None = None) ->
                 state[k, j] = 2
     kind = np.unique(np.column_stack([state, swing]), axis=0, return_inverse=True)[1].reshape(-1)
     budget = max(2, windows)
-    for b in range(budget // 2, 0, -1):
+    for b in range(max(1, budget // 2 - 1), 0, -1):
         keys = np.stack([kind, _levels(rate, b)], axis=1)
         uniq, stratum = np.unique(keys, axis=0, return_inverse=True)
         stratum = stratum.reshape(-1)
@@ -487,12 +509,9 @@ def combine(
     exact = method == "exact"
     if not exact:
         for q in d.quotas:  # the quota's ground truth: its arithmetic over the calendar
-            c = q.client
-            reached = float(tally.by_client[c, [int(o) for o in Outcome if o not in PRE_QUOTA]].sum())
-            total = float(tally.by_client[c].sum())
-            share = reached / total if total else 1.0
-            admitted = _admitted(sc, d, q, share)
-            tally.refuse_by_quota(c, admitted)
+            if not any(p.spent_at is not None for p in q.periods):
+                continue  # never spent: the windows' counts stand (retries included)
+            tally.refuse_by_quota(q.client, q.admitted)
     parts = parts or blueprint(sc, d)
     door_usage = [line for door in parts.doors.values() for line in door.usage(tally)]
     seconds = d.slice_seconds
@@ -516,13 +535,6 @@ def combine(
         windows=list(logs),
         wall_seconds=math.fsum(log.wall_seconds for log in logs),
     )
-
-
-def _admitted(sc: Scenario, d: Design, q: ClientQuota, share: float) -> float:
-    if share >= 1.0:
-        return q.admitted
-    (again,) = [x for x in month_quotas(sc, d.start, d.seconds, {q.client: share}) if x.client == q.client]
-    return again.admitted
 
 
 # ----------------------------------------------------------------------------------------------
@@ -655,6 +667,8 @@ def window_warnings(sc: Scenario) -> list[str]:
     for text in one_off(sc):
         out.append(f"the window is scaled to a month, yet {text}")
     slowest, what = slowest_state(sc)
+    if measured < slowest:
+        out.append(f"the window ({measured:g}s) is shorter than the slowest state of the design ({what}: {slowest:g}s)")
     if sim.warmup < slowest:
         out.append(f"warm-up ({sim.warmup:g}s) is shorter than the slowest state of the design ({what}: {slowest:g}s)")
     return out

@@ -20,16 +20,25 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from apisim.engine.build import arrival_process
-from apisim.engine.clients import ArrivalProcess
+from apisim.engine.build import arrival_process, quota_share
+from apisim.engine.clients import ArrivalProcess, Poisson, ProfiledPoisson
 from apisim.months import CalendarPeriods
 from apisim.scenario import Scenario
 
 
-def expected_admitted(mu: float, limit: float) -> float:
-    """E[min(N, limit)] for N ~ Poisson(mu)."""
+def expected_admitted(mu: float, limit: float, trials: int | None = None) -> float:
+    """E[min(N, limit)] for N ~ Poisson(mu), or N ~ Binomial(trials, mu / trials) when the client's
+    count is fixed (constant arrivals, bursts, a trace) and only its split among keys is random."""
     if mu <= 0 or limit <= 0:
         return 0.0
+    if trials is not None:
+        from scipy.stats import binom
+
+        p = min(1.0, mu / trials) if trials else 0.0
+        if p >= 1.0:
+            return float(min(trials, limit))
+        # E[N · 1{N ≤ L − 1}] = n p · P(Binomial(n − 1, p) ≤ L − 2)
+        return float(trials * p * binom.cdf(limit - 2, trials - 1, p) + limit * binom.sf(limit - 1, trials, p))
     from scipy.stats import poisson
 
     return float(mu * poisson.cdf(limit - 2, mu) + limit * poisson.sf(limit - 1, mu))
@@ -105,7 +114,7 @@ def month_quotas(
     """Every client's quota over the month [0, seconds) from ``start``.
 
     ``reach``: per client index, the fraction of its requests that reach the quota step
-    (default 1: every request counts).
+    (default: :func:`apisim.engine.build.quota_share`, those not refused for a bad key or token).
     """
     out = []
     for i, c in enumerate(sc.clients):
@@ -116,12 +125,15 @@ def month_quotas(
         if q is None:
             continue
         process = arrival_process(sc, i)
-        share = (reach or {}).get(i, 1.0)
+        share = (reach or {}).get(i, quota_share(sc, i))
+        random_count = isinstance(process, (Poisson, ProfiledPoisson))
         periods = []
         for index, (begin, end) in enumerate(CalendarPeriods(q.period, start, seconds).bounds(seconds)):
             allowed = max(0, q.limit - (q.offset if index == 0 else 0))
-            mu = process.mean_between(begin, end) / c.api_keys * share
+            total = process.mean_between(begin, end) * share
+            mu = total / c.api_keys
+            trials = None if random_count else round(total)
             spent = _time_to_reach(process, begin, end, allowed / share if share > 0 else float("inf"), c.api_keys)
-            periods.append(Period(begin, end, allowed, mu, expected_admitted(mu, allowed), spent))
+            periods.append(Period(begin, end, allowed, mu, expected_admitted(mu, allowed, trials), spent))
         out.append(ClientQuota(i, c.name, c.usage_plan, c.api_keys, q.limit, q.period, q.offset, periods))
     return out

@@ -215,3 +215,22 @@ def test_the_fast_month_agrees_with_every_request_simulated(name: str) -> None:
     slack = 0.002 * reference
     assert ci["low"] - slack <= reference <= ci["high"] + slack, (name, bill, ci, reference)
     assert ci["plus_minus"] < 0.05 * bill
+
+
+def test_a_window_too_short_for_a_month_is_refused_before_any_work() -> None:
+    from apisim.problems import RunTooLarge
+
+    sc = scenario([{"name": "c", "arrival": {"process": "poisson", "rate": 1.0}}], duration="0.5s", warmup="0s")
+    with pytest.raises(RunTooLarge, match="slices"):
+        simulate(sc)
+    assert simulate(sc.with_times(basis="window")).summary["basis"] == "window"
+
+
+def test_the_month_with_quotas_is_the_same_whatever_the_order_of_clients() -> None:
+    from apisim import load
+
+    sc = load("scenarios/04-usage-plans.yaml").with_times(600.0, 0.0, windows=4)
+    flipped = sc.model_copy(update={"clients": list(reversed(sc.clients))})
+    one, two = simulate(sc).summary, simulate(flipped).summary
+    assert one["cost_monthly_usd"] == two["cost_monthly_usd"]
+    assert one["month"]["ci95"] == two["month"]["ci95"]

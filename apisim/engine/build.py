@@ -297,7 +297,7 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
         p = api.usage_plans[c.usage_plan]
         plan = UsagePlan(p.rate, p.burst)
         if p.quota is not None:
-            plan = _quota_plan(b, p, arrival_process(sc, index), c.api_keys)
+            plan = _quota_plan(b, p, arrival_process(sc, index), c.api_keys, quota_share(sc, index))
     streams = {
         name: b.rng(prefix + name)
         for name in ("routes", "api_keys", "bad_keys", "tokens", "bad_tokens", "cache_keys", "validation", "ties")
@@ -328,12 +328,23 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
     )
 
 
-def _quota_plan(b: Builder, p: UsagePlanSpec, arrivals: ArrivalProcess, keys: int) -> UsagePlan:
+def quota_share(sc: Scenario, index: int) -> float:
+    """The share of client ``index``'s requests that reach the quota step: those not refused before
+    it for a bad API key (403) or a bad token (401); throttles and retries are not foreseen."""
+    c = sc.clients[index]
+    share = 1.0 - c.invalid_key_fraction
+    authorizer = sc.client_api(c)[1].authorizer
+    if authorizer.type != "none":
+        share *= 1.0 - authorizer.invalid_fraction
+    return share
+
+
+def _quota_plan(b: Builder, p: UsagePlanSpec, arrivals: ArrivalProcess, keys: int, share: float) -> UsagePlan:
     """A usage plan whose quota periods follow the calendar from ``simulation.start``.
 
     A window that begins inside the month (``at`` > 0) finds each key's quota already partly
-    spent: by the key's expected share of the client's requests since the period began
-    (requests refused before the quota step, and retries, are not counted there).
+    spent: by the key's expected share of the client's requests since the period began that
+    reached the quota step (:func:`quota_share`).
     """
     q = p.quota
     assert q is not None
@@ -344,7 +355,7 @@ def _quota_plan(b: Builder, p: UsagePlanSpec, arrivals: ArrivalProcess, keys: in
     index, begin, _ = periods.containing(at)
     if index >= 0 and at > begin:
         allowed = q.limit - (q.offset if index == 0 else 0)
-        used = min(allowed, round(arrivals.mean_between(begin, at) / keys))
+        used = min(allowed, round(arrivals.mean_between(begin, at) * share / keys))
     return UsagePlan(p.rate, p.burst, q.limit, periods, q.offset, at, used)
 
 
