@@ -276,9 +276,17 @@ class Simulation(Strict):
         16, ge=2, le=400, description="month basis: how many windows represent the month (pairs give the ±)"
     )
     duration: Seconds = Field(
-        3600.0, ge=0.001, le=MAX_SIM_SECONDS, description="simulated time, after which no new requests arrive"
+        3600.0,
+        ge=0.001,
+        le=MAX_SIM_SECONDS,
+        description="simulated time, after which no new requests arrive (month basis: each window's, warm-up included)",
     )
-    warmup: Seconds = Field(0.0, ge=0, description="initial period excluded from every count and percentile")
+    warmup: Seconds = Field(
+        0.0,
+        ge=0,
+        description="initial period excluded from every count and percentile (month basis: raised to the design's "
+        "slowest state)",
+    )
     seed: int = Field(1, ge=0, le=2**64 - 1, description="base seed; the same seed gives identical numbers")
     bucket: Seconds | None = Field(
         None, ge=1e-6, description="width of a timeseries bucket (default: about 200 buckets)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import subprocess
 import sys
 import time
@@ -52,10 +53,23 @@ def bill(s: dict) -> str:
     return f"${s['cost_monthly_usd']['total']:,.2f}{pm}"
 
 
-def speed() -> None:
-    s, wall, n = month("month-1000.yaml")
-    print(f"month-1000: {bill(s)} in {wall:.1f}s on 2 workers ({n:,} simulated requests, "
-          f"{s['month']['offered']:,} in the month); target < 60 s: {'met' if wall < 60 else 'MISSED'}")
+def speed(quick: bool = False, as_json: bool = False) -> None:
+    """month-1000.yaml's month (``quick``: month-100.yaml from 2 windows of 1 minute, for the smoke test)."""
+    if quick:
+        sc = apisim.load(HERE / "scenarios" / "month-100.yaml").with_times(120.0, 60.0, windows=2)
+        started = time.perf_counter()
+        res = apisim.simulate(sc, workers=2, force=True)
+        s, wall, n = res.summary, time.perf_counter() - started, res.log.events["requests"]
+    else:
+        s, wall, n = month("month-1000.yaml")
+    if as_json:  # for benchmarks.run, which records the row itself
+        out = {"requests": n, "wall_s": wall, "bill": bill(s), "month_requests": s["month"]["offered"]}
+        print(json.dumps(out))
+        return
+    print(
+        f"month-1000: {bill(s)} in {wall:.1f}s on 2 workers ({n:,} simulated requests, "
+        f"{s['month']['offered']:,} in the month); target < 60 s: {'met' if wall < 60 else 'MISSED'}"
+    )
     record("month-fast", "apisim, 2 workers", n, wall, f"month-1000 bill {bill(s)}")
 
 
@@ -81,10 +95,13 @@ def coverage(runs: int = 40) -> None:
             "name": name, "simulation": {"duration": "20m", "warmup": "2m", "start": "2026-02-01T00:00:00Z"},
             "api": api, "functions": functions, "clients": clients, "pricing": {"free_tier": False},
         })  # fmt: skip
-        truth = sum(
-            apisim.simulate(sc, 1000 + k, exact_month=True, force=True).summary["cost_monthly_usd"]["total"]
-            for k in range(4)
-        ) / 4
+        truth = (
+            sum(
+                apisim.simulate(sc, 1000 + k, exact_month=True, force=True).summary["cost_monthly_usd"]["total"]
+                for k in range(4)
+            )
+            / 4
+        )
         inside = 0
         for seed in range(runs // 4):
             ci = apisim.simulate(sc, seed).summary["month"]["ci95"]["cost_total"]
@@ -97,4 +114,7 @@ def coverage(runs: int = 40) -> None:
 
 
 if __name__ == "__main__":
-    {"speed": speed, "exact": exact, "coverage": coverage}[sys.argv[1]]()
+    if sys.argv[1] == "speed":
+        speed(quick="--quick" in sys.argv, as_json="--json" in sys.argv)
+    else:
+        {"exact": exact, "coverage": coverage}[sys.argv[1]]()
