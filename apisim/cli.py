@@ -120,6 +120,11 @@ def _prepare(
     whether rows would be kept).
     """
     sc = _with_overrides(load(path, force=force), duration, warmup, basis, windows)
+    if records and (sc.simulation.basis == "month" or exact_month):
+        raise UserError(
+            "--records keeps one row per attempt of one window: add --basis window (the month is estimated "
+            "from many windows, and keeps only their totals)"
+        )
     check(sc, force=force, records=records, exact_month=exact_month)
     return sc
 

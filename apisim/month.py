@@ -152,7 +152,8 @@ def slowest_state(sc: Scenario) -> tuple[float, str]:
                 slow.append((t.burst / t.rate, f"API {name}'s throttle refill"))
     t = sc.account.api_throttle
     slow.append((t.burst / t.rate, "the account throttle's refill"))
-    return max(slow, key=lambda x: x[0])
+    # Ties go to the first reason in alphabetical order, not the file's order of functions or APIs.
+    return max(sorted(slow, key=lambda x: x[1]), key=lambda x: x[0])
 
 
 def settle(sc: Scenario) -> tuple[float, str]:

@@ -341,7 +341,9 @@ def _make(root: Path, files: dict[str, Any]) -> None:
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
-            path.write_text(content, encoding="utf-8")
+            # One window (basis: window), on the same line so every located line number stands: these
+            # cases test how input is read and refused, not the month (tests/test_month.py does).
+            path.write_text(content.replace("\nsimulation: {", "\nsimulation: {basis: window, ", 1), encoding="utf-8")
 
 
 def _snapshot(root: Path) -> dict[str, str]:

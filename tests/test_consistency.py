@@ -39,7 +39,7 @@ def reordered(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_reversing_every_list_in_the_file_changes_no_number() -> None:
-    sc = load(ROOT_SCENARIOS / "03-authorizer.yaml").with_times(90.0, 10.0)
+    sc = load(ROOT_SCENARIOS / "03-authorizer.yaml").with_times(90.0, 10.0, windows=4)
     data = scenario_data(sc)
     data["clients"][1].pop("routes")  # an even spread too: it must not follow the file's route order either
     a = simulate(validate_scenario(data), seed=5).summary
