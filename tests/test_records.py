@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def short(path: str, duration: float):
     sc = load(ROOT / path)
-    return sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"duration": duration, "warmup": 10.0})})
+    return sc.model_copy(
+        update={
+            "simulation": sc.simulation.model_copy(update={"duration": duration, "warmup": 10.0, "basis": "window"})
+        }
+    )
 
 
 def test_summary_percentiles_are_within_half_a_percent_of_exact() -> None:
