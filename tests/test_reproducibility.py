@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def short(path: str, duration: float = 90.0):
     sc = load(ROOT / path)
-    return sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"duration": duration, "warmup": 10.0})})
+    sim = sc.simulation.model_copy(update={"duration": duration, "warmup": 10.0, "basis": "window"})
+    return sc.model_copy(update={"simulation": sim})
 
 
 def test_same_seed_same_numbers() -> None:
