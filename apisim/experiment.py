@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -166,29 +167,30 @@ def _simulate_month(
         log = month.combine(sc, d, logs, method="exact")
         return Result(log, {"method": "every request of the month simulated: no sampling error", "intervals": {}})
     jobs = [(window, replication_seed(seed, w.slice + 1), w.at) for w in d.windows]
-    logs = _map(_window_job, jobs, workers, progress)
+    logs = _map(_window_job, jobs, workers, None if progress is None else lambda done, total: progress(done / total))
     log = month.combine(sc, d, logs)
     return Result(log, month.confidence(sc, d, logs, log))
 
 
 def _map(
-    fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int | None, progress: Callable[[float], None] | None
+    fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int | None, progress: Callable[[int, int], None] | None
 ) -> list[Any]:
-    """``fn`` over ``jobs``, in worker processes when ``workers`` > 1; results in the jobs' order."""
+    """``fn`` over ``jobs``, in worker processes when ``workers`` > 1 (default: one per core); results
+    in the jobs' order. ``progress(done, total)`` is called as jobs end."""
     workers = min(len(jobs), workers or os.cpu_count() or 1)
     out: list[Any] = [None] * len(jobs)
     if workers <= 1:
         for i, job in enumerate(jobs):
             out[i] = fn(job)
             if progress is not None:
-                progress((i + 1) / len(jobs))
+                progress(i + 1, len(jobs))
         return out
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
         for done, future in enumerate(as_completed(futures), start=1):
             out[futures[future]] = future.result()
             if progress is not None:
-                progress(done / len(jobs))
+                progress(done, len(jobs))
     return out
 
 
@@ -236,24 +238,10 @@ def run_many(
     if not force and jobs:
         budget.check_runs(len(jobs), jobs[0][0])
         for scenario in {id(sc): sc for sc, _ in jobs}.values():
-            budget.check(scenario, records=False)
+            check(scenario, records=False)
     if dask is not None:
         return _run_on_dask(jobs, dask, workers, progress, reduce)
-    workers = min(len(jobs), workers or os.cpu_count() or 1)
-    results: list[Any] = [None] * len(jobs)
-    if workers <= 1:
-        for i, job in enumerate(jobs):
-            results[i] = _run_job(job, reduce)
-            if progress is not None:
-                progress(i + 1, len(jobs))
-        return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_job, job, reduce): i for i, job in enumerate(jobs)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            if progress is not None:
-                progress(done, len(jobs))
-    return results
+    return _map(functools.partial(_run_job, reduce=reduce), jobs, workers, progress)
 
 
 DASK_CONNECT_SECONDS = 4

@@ -47,15 +47,11 @@ the summary's ``month.ci95``."""
 
 
 def plus_minus(summary: dict[str, Any], figure: str) -> float:
-    """The 95% half-width of a month figure (NaN when there is none: window basis, or not measured;
-    0 when the month was simulated whole)."""
+    """The 95% half-width of a month figure from its windows (NaN when there is none: the window
+    basis, the exact month, which is one random month without an interval, or nothing measured)."""
     month = summary.get("month")
-    if not month:
-        return math.nan
-    ci = month["ci95"].get(figure)
-    if ci is None:
-        return 0.0 if month["method"] == "exact" or not month["ci95"] else math.nan
-    return float(ci["plus_minus"])
+    ci = month["ci95"].get(figure) if month else None
+    return math.nan if ci is None else float(ci["plus_minus"])
 
 
 def _duration(seconds: float) -> str:

@@ -432,6 +432,13 @@ class MonthLog:
         return self.door_usage + self.account_usage
 
     @property
+    def attempts(self) -> dict[str, np.ndarray]:
+        raise ValueError(
+            "a month keeps no per-attempt rows (it is estimated from many windows): simulate one window "
+            "with basis='window' and records=True"
+        )
+
+    @property
     def measured_seconds(self) -> float:
         return self.design.seconds
 

@@ -121,13 +121,17 @@ def scenario_section(
     res.timeseries.to_csv(data / "timeseries.csv", index=False)
     res.cost.to_csv(data / "cost.csv", index=False)
     drawn = []
+    # Under the month basis the timeline is one window's (the busiest); the latency CDF is the month's.
+    sample = getattr(res.log, "sample", None)
+    at = getattr(sample, "at", None)
+    where = "" if not s.get("month") or at is None else f" (busiest window, from month time {at:,.0f}s)"
     for kind, draw, arg in (
         ("latency", plots.latency_cdf, res.latency_quantiles),
         ("traffic", plots.traffic, res.timeseries),
         ("concurrency", plots.concurrency, res.timeseries),
     ):
         drawn.append(figures / f"{prefix}{kind}.png")
-        save_figure(drawn[-1], draw, arg, title=f"{label}: {kind}")
+        save_figure(drawn[-1], draw, arg, title=f"{label}: {kind}{'' if kind == 'latency' else where}")
     page.heading(label)
     page.para(f"{source} · seed {s['seed']} · {basis_line(s)}")
     if s.get("month"):

@@ -591,6 +591,13 @@ class PoissonProfile(Strict):
         """a in rate(t) = mean × (1 + a cos(2π (t − peak_at) / period))."""
         return (self.peak_to_trough - 1.0) / (self.peak_to_trough + 1.0)
 
+    def rate_at(self, mean: float, t: Any) -> Any:
+        """The rate at times ``t`` (an array) around the daily ``mean``."""
+        import numpy as np
+
+        # The same expression as before the month basis: window-basis numbers stay identical.
+        return mean * (1.0 + self.amplitude * np.cos(2.0 * np.pi * (t - self.peak_at) / self.period))
+
     def integral(self, mean: float, horizon: float, start: float = 0.0) -> float:
         """∫ rate(t) dt over [start, horizon), exactly."""
         w = 2.0 * math.pi / self.period

@@ -145,7 +145,13 @@ def arrival_process(sc: Scenario, index: int, *, before: bool = False) -> Arriva
             return ProfiledPoisson(
                 profile.rate_at, lambda t0, t1: profile.peak(t1, t0), lambda t0, t1: profile.integral(t1, t0)
             )
-        return ProfiledPoisson.diurnal(arrival.rate, profile.peak_to_trough, profile.peak_at, profile.period)  # type: ignore[arg-type]
+        mean = arrival.rate
+        assert mean is not None
+        return ProfiledPoisson(
+            lambda t: profile.rate_at(mean, t),
+            lambda t0, t1: mean * (1.0 + profile.amplitude),
+            lambda t0, t1: profile.integral(mean, t1, t0),
+        )
     if isinstance(arrival, ConstantArrival):
         return Constant(arrival.rate, arrival.start, always=before and arrival.start <= 0)
     if isinstance(arrival, BurstArrival):

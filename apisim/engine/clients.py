@@ -75,20 +75,6 @@ class ProfiledPoisson(ArrivalProcess):
         self.peak_in = peak_in
         self.integral = integral
 
-    @classmethod
-    def diurnal(cls, mean: float, peak_to_trough: float, peak_at: float, period: float) -> ProfiledPoisson:
-        """A sinusoid around ``mean`` whose peak is ``peak_to_trough`` times its trough."""
-        a = (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
-        w = 2.0 * np.pi / period
-
-        def rate_at(t: np.ndarray) -> np.ndarray:
-            return mean * (1.0 + a * np.cos(w * (t - peak_at)))
-
-        def integral(t0: float, t1: float) -> float:
-            return mean * (t1 - t0 + a * (math.sin(w * (t1 - peak_at)) - math.sin(w * (t0 - peak_at))) / w)
-
-        return cls(rate_at, lambda t0, t1: mean * (1.0 + a), integral)
-
     def expected(self, t0: float, t1: float) -> float:
         return self.peak_in(t0, t1) * (t1 - t0)  # thinning draws this many candidates
 
