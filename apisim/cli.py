@@ -533,7 +533,8 @@ def report(
 ) -> None:
     """Run scenarios and comparison groups into a dated HTML + Markdown report, written atomically.
 
-    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo), 2 bad input.
+    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo), 2 bad input. An SLO
+    whose 95% interval straddles its limit is reported as uncertain and does not fail the run.
     """
     from apisim.report import write_report
 
@@ -552,6 +553,8 @@ def report(
         console.print(f"note: {latest} still points at a newer report (or links cannot be made here)")
     for failure in outcome.slo_failures:
         console.print(f"[red]SLO failed:[/] {escape(failure)}", highlight=False)
+    for doubt in outcome.slo_uncertain:
+        console.print(f"[yellow]SLO uncertain:[/] {escape(doubt)}", highlight=False)
     if fail_on_slo and outcome.slo_failures:
         raise typer.Exit(1)
 

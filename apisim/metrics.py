@@ -94,6 +94,7 @@ def summarize(run: RunLog) -> dict[str, Any]:
     sc = run.scenario
     tally = run.tally
     traffic = _traffic(tally, None)
+    final = tally.request_outcomes()
     measured = run.measured_seconds
     month = run.basis == "month"
     counts = tally.cache_counts()
@@ -153,10 +154,8 @@ def summarize(run: RunLog) -> dict[str, Any]:
         "client": {
             "requests": tally.requests,
             "attempts_per_request": _ratio(tally.attempts_total, tally.requests),
-            "by_outcome": {o.key: int(tally.final_counts[o]) for o in Outcome},
-            "success_ratio": _ratio(
-                int(tally.final_counts[Outcome.OK] + tally.final_counts[Outcome.CACHE_HIT]), tally.requests
-            ),
+            "by_outcome": {o.key: int(final[o]) for o in Outcome},
+            "success_ratio": _ratio(int(final[Outcome.OK] + final[Outcome.CACHE_HIT]), tally.requests),
             "latency_ms": latency_stats(tally.latency_client),
         },
         "cache": _cache(counts),

@@ -337,6 +337,16 @@ class WeightedSketch:
         return min(self.maximum, max(self.minimum, value))
 
 
+def whole(values: np.ndarray) -> np.ndarray:
+    """Round estimates to whole numbers that add up to the rounded total (largest remainder)."""
+    values = np.clip(np.asarray(values, dtype=float), 0.0, None)
+    floor = np.floor(values)
+    short = round(float(values.sum())) - int(floor.sum())
+    if short > 0:
+        floor[np.argsort(floor - values, kind="stable")[:short]] += 1.0
+    return floor.astype(np.int64)
+
+
 class MonthTally(Tally):
     """The month's counts and latency distributions: the windows' after warm-up, weighted."""
 
@@ -352,7 +362,7 @@ class MonthTally(Tally):
             w * log.tally.flags_by_client.astype(float) for log, w in zip(logs, weights, strict=True)
         )
         self.final_counts = sum(w * log.tally.final_counts.astype(float) for log, w in zip(logs, weights, strict=True))
-        self.requests = round(math.fsum(w * log.tally.requests for log, w in zip(logs, weights, strict=True)))
+        self.requests = int(self.request_outcomes().sum())
         self.attempts_total = round(
             math.fsum(w * log.tally.attempts_total for log, w in zip(logs, weights, strict=True))
         )
@@ -364,6 +374,21 @@ class MonthTally(Tally):
         self.latency_ok = mix(lambda t: t.latency_ok)  # type: ignore[assignment]
         self.latency_client = mix(lambda t: t.latency_client)  # type: ignore[assignment]
         self.latency_stage = [mix(lambda t, s=s: t.latency_stage[s]) for s in range(self.stages)]  # type: ignore[misc]
+
+    # The weighted counts are estimates with fractions; the read-outs are whole attempts whose
+    # parts add up to their total (a user sums ``by_outcome`` and expects ``offered``).
+    def outcome_counts(self, stage: int | None = None) -> np.ndarray:
+        """Attempts per outcome over the month, whole numbers that add up to the month's total."""
+        return whole(super().outcome_counts(stage))
+
+    def request_outcomes(self) -> np.ndarray:
+        """Client requests over the month per final outcome, whole numbers that add up to the total."""
+        return whole(self.final_counts)
+
+    def status_counts(self, stage: int | None = None) -> dict[int, int]:
+        """Attempts per status code over the month, whole numbers that add up to the month's total."""
+        per_status = whole(self._pairs(stage).sum(axis=0))
+        return {int(s): int(per_status[s]) for s in np.flatnonzero(per_status)}
 
     def refuse_by_quota(self, client: int, admitted: float) -> None:
         """Set the client's attempts past the quota step to ``admitted``; the rest become quota refusals."""
@@ -705,7 +730,6 @@ def block(log: MonthLog, ci: dict[str, Any]) -> dict[str, Any]:
     d = log.design
     tally = log.tally
     counts = tally.outcome_counts()
-    offered = float(counts.sum())
     point = figures(log)
     expected = math.fsum(
         arrival_process(log.scenario, i, before=True).mean_between(0.0, d.seconds)
@@ -723,9 +747,9 @@ def block(log: MonthLog, ci: dict[str, Any]) -> dict[str, Any]:
         "warmup_reason": d.settle_reason,
         "strata": len(d.strata),
         "simulated_seconds": log.simulated_seconds,
-        "offered": round(offered),
+        "offered": int(counts.sum()),
         "requests_expected": expected,
-        "by_outcome": {o.key: round(float(counts[o])) for o in Outcome},
+        "by_outcome": {o.key: int(counts[o]) for o in Outcome},
         "rate_429": point["rate_429"],
         "latency_ms": metrics.latency_stats(tally.latency_all),  # type: ignore[arg-type]
         "cold_start_ratio": point["cold_start_ratio"],

@@ -98,12 +98,13 @@ class Page:
 
 def scenario_section(
     page: Page, label: str, sc: Scenario, res: Any, failures: list[str], *, source: str, data: Path, figures: Path,
-    prefix: str = "",
+    prefix: str = "", uncertain: list[str] | None = None,
 ) -> list[str]:  # fmt: skip
     """One scenario's tables, figures (into ``figures``, named ``prefix`` + kind) and data files (into ``data``).
 
     ``label`` is the scenario's name as the report shows it (names are labels, never file names).
-    Returns its row of the overview table, and adds its failed SLOs to ``failures``.
+    Returns its row of the overview table, and adds its failed SLOs to ``failures`` and those its
+    95% interval straddles to ``uncertain`` (an SLO is judged on the interval where the figure has one).
     """
     from apisim import plots
 
@@ -112,10 +113,14 @@ def scenario_section(
     slo_rows = []
     for text in sc.slos:
         slo = Slo.parse(text)
-        ok = slo.met(h[slo.metric])
-        slo_rows.append([text, fmt(h[slo.metric]), "met" if ok else "FAILED"])
-        if not ok:
-            failures.append(f"{label}: {text} (was {h[slo.metric]:.4g})")
+        value, half = h[slo.metric], h.get(f"{slo.metric}_pm", math.nan)
+        judged = slo.judge(value, half)
+        shown = fmt(value) if math.isnan(half) else f"{fmt(value)} ± {half:.2g}"
+        slo_rows.append([text, shown, "FAILED" if judged == "failed" else judged])
+        if judged == "failed":
+            failures.append(f"{label}: {text} (was {value:.4g})")
+        elif judged == "uncertain" and uncertain is not None:
+            uncertain.append(f"{label}: {text} (was {value:.4g} ± {half:.2g}; more windows would decide)")
     data.mkdir(parents=True, exist_ok=True)
     (data / "summary.json").write_text(to_json(s) + "\n", encoding="utf-8")
     res.timeseries.to_csv(data / "timeseries.csv", index=False)
@@ -146,7 +151,8 @@ def scenario_section(
     if slo_rows:
         page.table(["SLO", "measured", ""], slo_rows)
     page.figures(drawn)
-    verdict = "–" if not slo_rows else ("FAILED" if any(r[2] == "FAILED" for r in slo_rows) else "met")
+    verdicts = {r[2] for r in slo_rows}
+    verdict = next((v for v in ("FAILED", "uncertain", "met") if v in verdicts), "–")
     month = "month" if s.get("month") else "window ×" + fmt(s["month_scale"])
     return [label, fmt(h["p50_ms"]), fmt(h["p99_ms"]), fmt(h["rate_429"]), total, month, verdict]
 

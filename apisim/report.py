@@ -82,6 +82,7 @@ class ReportOutcome:
     folder: Path
     slo_failures: list[str]
     latest: bool = True  # whether OUT/latest now points at this report (False: a newer one, or no links here)
+    slo_uncertain: list[str] = field(default_factory=list)  # the 95% interval straddles the limit
 
 
 def _comparison_section(page: Page, name: str, slug: str, cmp: Any) -> None:
@@ -153,6 +154,7 @@ def write_report(
     }
     when = now or dt.datetime.now(dt.UTC)
     failures: list[str] = []
+    doubts: list[str] = []
 
     def fill(tmp: Path) -> None:
         (tmp / "figures").mkdir()
@@ -166,8 +168,9 @@ def write_report(
             source = f"{path} (sha256 {file_hash(sc)})"
             data = tmp / "data" / slug
             row = scenario_section(
-                body, label, sc, res, failures, source=source, data=data, figures=tmp / "figures", prefix=f"{slug}-"
-            )
+                body, label, sc, res, failures, source=source, data=data, figures=tmp / "figures", prefix=f"{slug}-",
+                uncertain=doubts,
+            )  # fmt: skip
             overview.append(row)
         for name, cmp in comparisons.items():
             _comparison_section(body, name, safe_name(name, taken), cmp)
@@ -181,6 +184,8 @@ def write_report(
             page.para(f"Note: {warning}.")
         if failures:
             page.para("SLOs failed: " + "; ".join(failures), alert=True)
+        if doubts:
+            page.warning("SLOs uncertain (the 95% interval straddles the limit): " + "; ".join(doubts))
         if overview:
             page.heading("Overview")
             page.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month (95% CI)", "basis", "SLOs"], overview)
@@ -189,4 +194,4 @@ def write_report(
         page.write(f"apisim report {when:%Y-%m-%d %H:%M}")
 
     folder = publish_new(out_root, stamp(when), fill, kind="report")
-    return ReportOutcome(folder, failures, latest=point_latest(out_root, folder.name))
+    return ReportOutcome(folder, failures, latest=point_latest(out_root, folder.name), slo_uncertain=doubts)

@@ -47,3 +47,10 @@ class Slo:
     def met(self, value: float) -> bool:
         """Whether a measured value meets the objective (NaN, nothing measured, counts as met)."""
         return math.isnan(value) or _OPS[self.op](value, self.limit)
+
+    def judge(self, value: float, half_width: float = math.nan) -> str:
+        """``met`` if the whole 95% interval ``value ± half_width`` meets the objective, ``failed``
+        if none of it does, else ``uncertain`` (no half-width: judged on the value alone)."""
+        half = 0.0 if math.isnan(half_width) else half_width
+        low, high = self.met(value - half), self.met(value + half)
+        return "met" if low and high else ("failed" if not low and not high else "uncertain")

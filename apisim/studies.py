@@ -404,11 +404,10 @@ def _judge(rows: pd.DataFrame, paths: list[str], objectives: Sequence[Slo]) -> p
         for o in objectives:
             v = float(row[o.metric])
             half = float(row.get(f"{o.metric}_ci95", math.nan))
-            half = 0.0 if math.isnan(half) else half
-            lo, hi = o.met(v - half), o.met(v + half)
-            if lo and hi:
+            judged = o.judge(v, half)
+            if judged == "met":
                 continue
-            if not lo and not hi:
+            if judged == "failed":
                 bad.append(f"{o.text} (was {v:.4g})")
                 continue
             unsure.append(f"{o.text} (was {v:.4g} ± {half:.2g})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -63,11 +64,24 @@ def test_an_interrupted_report_leaves_no_partial_folder(tmp_path: Path, monkeypa
     assert not out.exists() or list(out.iterdir()) == []
 
 
-def test_fail_on_slo_exits_1_and_bad_input_exits_2(tmp_path: Path) -> None:
-    folder = scenarios(tmp_path, ["09-spiky.yaml"])  # p99 < 800 ms fails without provisioned concurrency
-    args = ["report", str(folder), "--out", str(tmp_path / "r"), "--duration", "10m", "--windows", "4"]
-    assert runner.invoke(app, args).exit_code == 0
+def test_fail_on_slo_exits_1_uncertain_does_not_and_bad_input_exits_2(tmp_path: Path) -> None:
+    folder = scenarios(tmp_path, ["06-http-api.yaml"])
+    design = folder / "06-http-api.yaml"
+    text = design.read_text()
+    out = tmp_path / "r"
+    args = ["report", str(folder), "--out", str(out), "--duration", "60s", "--warmup", "10s", "--windows", "2"]
+    design.write_text(text + 'slos: ["p99<1ms"]\n')
+    assert runner.invoke(app, args).exit_code == 0  # reported, but only --fail-on-slo fails the job
     r = runner.invoke(app, [*args, "--fail-on-slo"])
-    assert r.exit_code == 1 and "SLO failed" in r.output
+    assert r.exit_code == 1 and "SLO failed" in r.output and "p99<1ms" in r.output
+    # A limit inside the month's 95% interval is neither met nor failed: uncertain, and not a failure.
+    (summary,) = (out / "latest" / "data").glob("*/summary.json")
+    month = json.loads(summary.read_text())["month"]
+    p99, pm = month["latency_ms"]["p99"], month["ci95"]["p99_ms"]["plus_minus"]
+    assert pm > 0
+    design.write_text(text + f'slos: ["p99<{p99:.3f}ms"]\n')
+    r = runner.invoke(app, [*args, "--fail-on-slo"])
+    assert r.exit_code == 0 and "SLO uncertain" in r.output, r.output
+    assert "uncertain" in (out / "latest" / "report.md").read_text()
     (folder / "broken.yaml").write_text("name: x\napi: {routes: []}\n")
     assert runner.invoke(app, args).exit_code == 2

@@ -54,8 +54,7 @@ def test_plan_picks_the_cheapest_design_meeting_the_slo_computed_by_hand() -> No
 def test_compare_uses_common_random_numbers_and_differs_only_by_design() -> None:
     rest = load("scenarios/06-rest-api.yaml")
     http = load("scenarios/06-http-api.yaml")
-    short = {"duration": 120.0, "warmup": 10.0}
-    rest, http = (s.model_copy(update={"simulation": s.simulation.model_copy(update=short)}) for s in (rest, http))
+    rest, http = (s.with_times(120.0, 10.0, windows=2) for s in (rest, http))  # a quick month: tiers of a month
     result = studies.compare_runs([rest, http], workers=1)
     t = result.table.set_index("design")
     # Same arrivals, same function draws: identical Lambda bills, and the same number of API
@@ -122,7 +121,7 @@ def test_replications_have_independent_seeds_and_a_ci() -> None:
 def test_serial_parallel_and_dask_give_identical_results() -> None:
     pytest.importorskip("dask.distributed")
     sc = load("scenarios/05-read-heavy.yaml")
-    sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"duration": 60.0, "warmup": 10.0})})
+    sc = sc.with_times(60.0, 10.0, windows=2)  # a quick month: its windows are spread over processes too
     vary = {"api.cache.ttl": ["0s", "30s"]}
     serial = studies.sweep(sc, vary, replications=2, workers=1)
     parallel = studies.sweep(sc, vary, replications=2, workers=2)

@@ -167,6 +167,10 @@ class Tally:
         """Attempts after warm-up per outcome (of one stage, or all)."""
         return self._pairs(stage).sum(axis=1)
 
+    def request_outcomes(self) -> np.ndarray:
+        """Client requests after warm-up per final outcome (after the client's retries)."""
+        return self.final_counts
+
     def status_counts(self, stage: int | None = None) -> dict[int, int]:
         """Attempts after warm-up per status code (of one stage, or all)."""
         per_status = self._pairs(stage).sum(axis=0)
