@@ -257,13 +257,6 @@ def preflight(target: Path, *, overwrite: bool = False) -> None:
 def sweep_stale(parent: Path) -> None:
     """Clean up what dead apisim runs left in ``parent``: scratch folders, and folders set aside for removal."""
     scratch.sweep(parent)
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return
-    for e in entries:
-        if not e.name.startswith(OLD_PREFIX) or not e.is_dir(follow_symlinks=False):
-            continue
     for old in scratch.dead(parent, OLD_PREFIX):
         _discard_old(old, parent / f"apisim-kept-{secrets.token_hex(3)}")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 OWNER_FILE = ".apisim-owner.json"
 PREFIX = ".apisim-tmp-"
+PART = ".part"
 
 
 def _started(pid: int) -> str | None:
@@ -61,7 +62,11 @@ def make(parent: Path, prefix: str = PREFIX) -> Path:
 def claim(folder: Path) -> None:
     """Write the owner file that lets a later run prove ``folder`` was this process's."""
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": _started(os.getpid())}
-    (folder / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+    # Written aside and renamed, so a kill mid-write never leaves a half owner file that would make
+    # the folder unprovable (and so never removed).
+    part = folder / (OWNER_FILE + PART)
+    part.write_text(json.dumps(owner), encoding="utf-8")
+    os.replace(part, folder / OWNER_FILE)
 
 
 def remove(folder: Path) -> None:
@@ -74,8 +79,8 @@ def _dead_owner(folder: Path, pid_in_name: int) -> bool:
         owner = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
         # Killed between making the folder and writing its owner file: the name's pid decides,
-        # and only for an empty folder (nothing could have been written yet).
-        return not alive(pid_in_name) and not any(folder.iterdir())
+        # and only for a folder with nothing but a partial owner file (nothing else was written yet).
+        return not alive(pid_in_name) and all(p.name == OWNER_FILE + PART for p in folder.iterdir())
     except (OSError, ValueError):
         return False
     if not isinstance(owner, dict) or owner.get("host") != socket.gethostname() or owner.get("pid") != pid_in_name:
