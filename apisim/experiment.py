@@ -168,7 +168,7 @@ def _simulate_month(
         return Result(log, {"method": "every request of the month simulated: no sampling error", "intervals": {}})
     jobs = [(window, replication_seed(seed, w.slice + 1), w.at) for w in d.windows]
     logs = _map(_window_job, jobs, workers, None if progress is None else lambda done, total: progress(done / total))
-    log = month.combine(sc, d, logs)
+    log = month.combine(sc, d, logs, seed=seed)  # the summary names the seed the user gave
     return Result(log, month.confidence(sc, d, logs, log))
 
 

@@ -74,9 +74,10 @@ def basis_line(summary: dict[str, Any]) -> str:
     if month["method"] == "exact":
         how = f"every request simulated (after {_duration(month['window_warmup_seconds'])} warm-up)"
     else:
+        strata = f"{month['strata']} {'stratum' if month['strata'] == 1 else 'strata'}"
         how = (
             f"estimated from {month['windows']} windows of {_duration(month['window_seconds'])} in "
-            f"{month['strata']} strata, each after {_duration(month['window_warmup_seconds'])} warm-up "
+            f"{strata}, each after {_duration(month['window_warmup_seconds'])} warm-up "
             f"({month['warmup_reason']})"
         )
     return f"basis: month · {days} · {how}"

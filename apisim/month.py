@@ -537,9 +537,11 @@ def combine(
     weights: Sequence[float] | None = None,
     parts: Run | None = None,
     method: str = "stratified windows",
+    seed: int | None = None,
 ) -> MonthLog:
     """The month from its windows' runs (in ``d.windows`` order), each weighted by the slices it
-    stands for (``weights`` overrides them: a replicate of the confidence interval)."""
+    stands for (``weights`` overrides them: a replicate of the confidence interval). ``seed``: the
+    month's (the windows run on seeds derived from it); by default the first window's."""
     w = d.weights() if weights is None else list(weights)
     tally = MonthTally(logs, w)
     exact = method == "exact"
@@ -556,7 +558,7 @@ def combine(
     first = logs[0]
     return MonthLog(
         scenario=sc,
-        seed=first.seed,
+        seed=first.seed if seed is None else seed,
         design=d,
         method=method,
         tally=tally,

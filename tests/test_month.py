@@ -128,6 +128,11 @@ def test_the_months_offered_requests_are_the_integral_of_the_rate(arrival: dict[
     assert m["requests_expected"] == pytest.approx(expected[kind], rel=1e-9)
     # Within Poisson noise of the windows' estimate (a stratified sample of 16 windows of 10 minutes).
     assert m["offered"] == pytest.approx(m["requests_expected"], rel=0.02)
+    # Whole counts that add up, and the seed the user gave (the windows run on seeds derived from it).
+    assert sum(m["by_outcome"].values()) == m["offered"] == s["requests"]["offered"]
+    assert sum(s["requests"]["by_outcome"].values()) == s["requests"]["offered"]
+    assert sum(s["client"]["by_outcome"].values()) == s["client"]["requests"]
+    assert s["seed"] == sc.simulation.seed
 
 
 def test_a_one_off_burst_is_billed_once() -> None:
