@@ -115,12 +115,12 @@ def scenario_section(
         slo = Slo.parse(text)
         value, half = h[slo.metric], h.get(f"{slo.metric}_pm", math.nan)
         judged = slo.judge(value, half)
-        shown = fmt(value) if math.isnan(half) else f"{fmt(value)} ± {half:.2g}"
+        shown = slo.measured(value, half)
         slo_rows.append([text, shown, "FAILED" if judged == "failed" else judged])
         if judged == "failed":
-            failures.append(f"{label}: {text} (was {value:.4g})")
+            failures.append(f"{label}: {text} (was {shown})")
         elif judged == "uncertain" and uncertain is not None:
-            uncertain.append(f"{label}: {text} (was {value:.4g} ± {half:.2g}; more windows would decide)")
+            uncertain.append(f"{label}: {text} (was {shown}; more windows would decide)")
     data.mkdir(parents=True, exist_ok=True)
     (data / "summary.json").write_text(to_json(s) + "\n", encoding="utf-8")
     res.timeseries.to_csv(data / "timeseries.csv", index=False)

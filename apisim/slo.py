@@ -54,3 +54,12 @@ class Slo:
         half = 0.0 if math.isnan(half_width) else half_width
         low, high = self.met(value - half), self.met(value + half)
         return "met" if low and high else ("failed" if not low and not high else "uncertain")
+
+    def measured(self, value: float, half_width: float = math.nan) -> str:
+        """The value an objective was judged on, for a person: ``759.6 ± 162.3`` (no exponents)."""
+        shown = _number(value)
+        return shown if math.isnan(half_width) else f"{shown} ± {_number(half_width)}"
+
+
+def _number(x: float) -> str:
+    return f"{x:,.1f}" if abs(x) >= 1 or x == 0 else f"{x:.3g}"

@@ -408,9 +408,9 @@ def _judge(rows: pd.DataFrame, paths: list[str], objectives: Sequence[Slo]) -> p
             if judged == "met":
                 continue
             if judged == "failed":
-                bad.append(f"{o.text} (was {v:.4g})")
+                bad.append(f"{o.text} (was {o.measured(v)})")
                 continue
-            unsure.append(f"{o.text} (was {v:.4g} ± {half:.2g})")
+            unsure.append(f"{o.text} (was {o.measured(v, half)})")
             gap = abs(v - o.limit)
             needed = max(needed, math.inf if gap == 0 else row["replications"] * (half / gap) ** 2)
         failed.append("; ".join(bad))
