@@ -99,10 +99,15 @@ class Builder:
 
     def account(self) -> Account:
         sc = self.sc
-        reserved_total = sum(f.reserved_concurrency or 0 for f in sc.functions.values())
+        # AWS: "Provisioned concurrency counts towards a function's reserved concurrency and Regional
+        # quotas": an unreserved function's provisioned environments leave the shared pool for good.
+        committed = sum(
+            f.reserved_concurrency if f.reserved_concurrency is not None else f.provisioned_concurrency
+            for f in sc.functions.values()
+        )
         throttle = sc.account.api_throttle
         account = Account(
-            TokenBucket(throttle.rate, throttle.burst), AccountPool(sc.account.lambda_concurrency - reserved_total)
+            TokenBucket(throttle.rate, throttle.burst), AccountPool(sc.account.lambda_concurrency - committed)
         )
         scaling = sc.account.scaling_rate
         for name in sorted(sc.functions):

@@ -120,6 +120,8 @@ class FunctionPool:
                 t = heapq.heappop(completions)
                 idle.append(t + expiry())
                 done += 1
+        if done and self._account is not None:
+            self._account.busy -= done  # on-demand instances only: provisioned ones are not the pool's
         provisioned = self._provisioned_completions
         while provisioned and provisioned[0] <= now:
             heapq.heappop(provisioned)
@@ -127,15 +129,15 @@ class FunctionPool:
             done += 1
         if done:
             self.busy -= done
-            if self._account is not None:
-                self._account.busy -= done
 
     def invoke(self, now: float, counted: bool) -> Invocation | None:
         """Start an invocation at ``now``; None if it is throttled.
 
-        Caps apply in AWS's order: reserved concurrency, then the account's unreserved pool,
-        then (only for a new instance) the per-function scaling rate. ``counted``: whether the
-        attempt that caused it arrived after warm-up (one warm-up rule for every count).
+        Caps apply in AWS's order: reserved concurrency, then the account's unreserved pool (which
+        an unreserved function's idle provisioned environment does not need: it was taken out of
+        the pool when it was configured), then (only for a new instance) the per-function scaling
+        rate. ``counted``: whether the attempt that caused it arrived after warm-up (one warm-up
+        rule for every count).
         """
         completions = self._completions
         provisioned_completions = self._provisioned_completions
@@ -144,7 +146,9 @@ class FunctionPool:
         stats = self.stats
         account = self._account
         if self.reserved is not None:
-            admitted = self.busy < self.reserved
+            admitted = self.busy < self.reserved  # provisioned environments count towards the reservation
+        elif self._provisioned_idle:
+            admitted = True  # a provisioned environment is the function's own, outside the shared pool
         else:
             admitted = account is None or account.busy < account.limit or account.has_room(now)
         if not admitted:
@@ -185,7 +189,7 @@ class FunctionPool:
         end = now + init + run
         heapq.heappush(provisioned_completions if provisioned else completions, end)
         busy = self.busy = self.busy + 1
-        if account is not None:
+        if account is not None and not provisioned:
             account.busy += 1
         log = self.busy_log
         log.ups.append(now)

@@ -1,0 +1,57 @@
+"""Lambda rules AWS documents that shape a design's capacity, against exact or published values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apisim import simulate, validate_scenario
+from apisim.outcomes import Outcome
+from apisim.problems import ScenarioError
+from tests.conftest import assert_close, batch_means
+from tests.test_functions import erlang_b
+
+
+def two_functions(rate_a: float, rate_b: float, mean_s: float, duration: float, **account: Any) -> Any:
+    fn = {"duration_ms": {"dist": "exponential", "mean": mean_s * 1000}, "cold_start_ms": 0, "timeout": "900s"}
+    return validate_scenario(
+        {
+            "name": "shared-account",
+            "simulation": {"basis": "window", "duration": duration, "warmup": 20 * mean_s},
+            "api": {
+                "type": "http",
+                "routes": [
+                    {"route": "GET /a", "integration": {"type": "lambda", "function": "a"}},
+                    {"route": "GET /b", "integration": {"type": "lambda", "function": "b"}},
+                ],
+            },
+            "functions": {"a": {**fn, "provisioned_concurrency": 20}, "b": fn},
+            "account": {"scaling_rate": {"instances": 100000, "per": "1s"}, **account},
+            "clients": [
+                {"name": "ca", "arrival": {"process": "poisson", "rate": rate_a}, "routes": {"GET /a": 1.0}},
+                {"name": "cb", "arrival": {"process": "poisson", "rate": rate_b}, "routes": {"GET /b": 1.0}},
+            ],
+        }
+    )
+
+
+def test_provisioned_concurrency_comes_out_of_the_account_pool() -> None:
+    # AWS: "Provisioned concurrency counts towards a function's reserved concurrency and Regional
+    # quotas." With 50 in the account and 20 provisioned for a, b has exactly 30: Erlang-B(30, A).
+    mean_s, a_load = 0.2, 30.0
+    sc = two_functions(2.0 / mean_s, a_load / mean_s, mean_s, 1500.0, lambda_concurrency=50, unreserved_minimum=10)
+    res = simulate(sc, seed=3)
+    att = res.log.attempts
+    b = att["route"] == 1
+    blocked = (att["outcome"][b] == Outcome.BACKEND_THROTTLED).astype(float)
+    observed, se = batch_means(att["t_arrival"][b], blocked, sc.simulation.warmup, sc.simulation.duration)
+    assert_close(observed, erlang_b(30, a_load), se, "Erlang-B c=30 beside 20 provisioned")
+    functions = res.summary["functions"]
+    assert functions["b"]["max_concurrency"] == 30
+    assert functions["a"]["throttles"] == 0  # a's load of 2 never needs more than its 20 (P < 1e-12)
+
+
+def test_provisioned_beyond_what_the_account_can_commit_is_a_located_error() -> None:
+    with pytest.raises(ScenarioError, match="reserved plus provisioned concurrency adds up to 20"):
+        two_functions(1.0, 1.0, 0.1, 60.0, lambda_concurrency=50, unreserved_minimum=40)
