@@ -55,3 +55,36 @@ def test_provisioned_concurrency_comes_out_of_the_account_pool() -> None:
 def test_provisioned_beyond_what_the_account_can_commit_is_a_located_error() -> None:
     with pytest.raises(ScenarioError, match="reserved plus provisioned concurrency adds up to 20"):
         two_functions(1.0, 1.0, 0.1, 60.0, lambda_concurrency=50, unreserved_minimum=40)
+
+
+@pytest.mark.parametrize(
+    ("init_s", "timeout_s", "latency_s", "outcome", "billed_ms"),
+    [
+        (9.0, 15.0, 9.0 + 0.1, Outcome.OK, 9_100),  # inside the limit: the usual cold start
+        (12.0, 15.0, 10.0 + 12.0 + 0.1, Outcome.OK, 10_000 + 12_100),  # init again, inside the invocation
+        (12.0, 5.0, 10.0 + 5.0, Outcome.ERROR, 10_000 + 5_000),  # ...where the function's timeout cuts it
+    ],
+)
+def test_an_init_past_ten_seconds_is_retried_inside_the_invocation(
+    init_s: float, timeout_s: float, latency_s: float, outcome: Outcome, billed_ms: int
+) -> None:
+    # AWS: "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10
+    # seconds, Lambda retries the Init phase at the time of the first function invocation with the
+    # configured function timeout." One request, so one cold start.
+    sc = validate_scenario(
+        {
+            "name": "slow-init",
+            "simulation": {"basis": "window", "duration": 60, "warmup": 0},
+            "api": {"type": "http", "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}],
+                    "overhead_ms": 0},
+            "functions": {"f": {"duration_ms": 100, "cold_start_ms": init_s * 1000, "timeout": timeout_s,
+                                "init_billed": True}},
+            "clients": [{"name": "c", "arrival": {"process": "burst", "rate": 1, "duration": 1}}],
+        }
+    )  # fmt: skip
+    res = simulate(sc, seed=1)
+    att = res.log.attempts
+    assert len(att["outcome"]) == 1 and att["outcome"][0] == outcome
+    assert att["latency"][0] == pytest.approx(latency_s, abs=1e-9)
+    assert res.summary["functions"]["f"]["cold_starts"] == 1
+    assert res.log.functions["f"].stats.billed_ms_on_demand == billed_ms

@@ -127,6 +127,7 @@ class Builder:
                 scaling=TokenBucket(scaling.instances / scaling.per, scaling.instances),
                 account=None if f.reserved_concurrency is not None else account.unreserved,
                 init_billed=f.init_billed,
+                init_limit=float(defaults.value("lambda_init_limit_s", "value")),
                 busy=self.level(),
                 live=self.level(),
             )

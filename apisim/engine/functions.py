@@ -83,6 +83,7 @@ class FunctionPool:
         init_billed: bool,
         busy: LevelLog,
         live: LevelLog,
+        init_limit: float = math.inf,
     ) -> None:
         self.name = name
         self.memory_mb = memory_mb
@@ -97,6 +98,7 @@ class FunctionPool:
         self._scaling = scaling
         self._account = account
         self._init_billed = init_billed
+        self._init_limit = init_limit
         self.busy_log = busy
         self.live_log = live
         self.stats = FunctionStats()
@@ -178,6 +180,11 @@ class FunctionPool:
 
         init = self._cold_start() if cold else 0.0
         run = self._duration()
+        if init > self._init_limit:
+            # AWS abandons an Init phase at its limit and runs the init again inside the invocation,
+            # where it counts against the function's timeout (and is billed as the invocation's).
+            run += init
+            init = self._init_limit
         failed = False
         if run > self._timeout:
             run = self._timeout
