@@ -39,7 +39,8 @@ from apisim.engine.build import Run, arrival_process, build
 from apisim.engine.door import UsageLine
 from apisim.engine.functions import FunctionStats
 from apisim.engine.simulation import FunctionRun, RunLog
-from apisim.engine.sketch import ACCURACY, MAPPING, LatencySketch
+from apisim.engine.sketch import ACCURACY, LatencySketch
+from apisim.engine.sketch import quantile as sketch_quantile
 from apisim.engine.tally import N_OUTCOMES, N_STATUS, Tally
 from apisim.outcomes import STATUS, Outcome
 from apisim.problems import RunTooLarge
@@ -290,8 +291,8 @@ def exact_design(sc: Scenario) -> Design:
 
 class WeightedSketch:
     """Latency quantiles of a weighted mixture of sketches: each window's distribution counts as
-    often as the slices it stands for. Quantiles follow DDSketch's rule (the first key whose running
-    count exceeds q × (n − 1)), so they keep its 0.5% relative accuracy."""
+    often as the slices it stands for, read by the same rule as one sketch's
+    (:func:`apisim.engine.sketch.quantile`), so they keep its 0.5% relative accuracy."""
 
     def __init__(self, parts: Sequence[tuple[LatencySketch, float]]) -> None:
         counts: dict[int, float] = {}
@@ -303,20 +304,17 @@ class WeightedSketch:
         for sketch, w in parts:
             if not sketch.count or w <= 0:
                 continue
-            inner = sketch.sketch
-            store = inner._store  # ddsketch's dense store: bins[i] counts key offset + i
-            for i, c in enumerate(store.bins):
-                if c:
-                    k = i + store.offset
-                    counts[k] = counts.get(k, 0.0) + w * c
-            zero += w * inner._zero_count
+            bucket_keys, held, zeros = sketch.buckets()
+            for k, c in zip(bucket_keys.tolist(), held.tolist(), strict=True):
+                counts[k] = counts.get(k, 0.0) + w * c
+            zero += w * zeros
             self.total += w * sketch.total
             self.count += w * sketch.count
             self.maximum = max(self.maximum, sketch.maximum)
             self.minimum = min(self.minimum, sketch.minimum)
         order = sorted(counts)
         self._keys = np.array(order, dtype=np.int64)
-        self._cum = zero + np.cumsum([counts[k] for k in order]) if order else np.zeros(0)
+        self._cum = np.cumsum([counts[k] for k in order]) if order else np.zeros(0)
         self._zero = zero
 
     @property
@@ -328,12 +326,7 @@ class WeightedSketch:
             return None
         if q >= 1.0:
             return self.maximum
-        rank = q * (self.count - 1.0)
-        if rank < self._zero or not self._keys.size:
-            value = 0.0
-        else:
-            i = min(int(np.searchsorted(self._cum, rank, side="right")), self._keys.size - 1)
-            value = MAPPING.value(int(self._keys[i]))
+        value = sketch_quantile(self._keys, self._cum, self._zero, self.count, q)
         return min(self.maximum, max(self.minimum, value))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -88,3 +89,20 @@ def test_an_init_past_ten_seconds_is_retried_inside_the_invocation(
     assert att["latency"][0] == pytest.approx(latency_s, abs=1e-9)
     assert res.summary["functions"]["f"]["cold_starts"] == 1
     assert res.log.functions["f"].stats.billed_ms_on_demand == billed_ms
+
+
+def shifted_exponential(requests: int, overhead_s: float = 0.005, mean_s: float = 0.05) -> tuple[Any, float]:
+    """A design whose latency is exactly overhead + Exp(mean) (no cold start, no throttle), and its p99 in ms."""
+    sc = validate_scenario(
+        {
+            "name": "shifted-exponential",
+            "simulation": {"basis": "window", "duration": requests / 1000.0, "warmup": 0},
+            "api": {"type": "http", "overhead_ms": overhead_s * 1000,
+                    "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}]},
+            "functions": {"f": {"duration_ms": {"dist": "exponential", "mean": mean_s * 1000}, "cold_start_ms": 0,
+                                "timeout": "900s"}},
+            "account": {"lambda_concurrency": 10000, "scaling_rate": {"instances": 100000, "per": "1s"}},
+            "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 1000}}],
+        }
+    )  # fmt: skip
+    return sc, (overhead_s + mean_s * math.log(100.0)) * 1000.0
