@@ -878,6 +878,12 @@ class Client(Strict):
     response_bytes: int = Field(
         defaults.estimate("payload_bytes", "response"), ge=0, le=MAX_COUNT, description="estimate (default 1 KB)"
     )
+    error_response_bytes: int = Field(
+        defaults.estimate("payload_bytes", "error_response"),
+        ge=0,
+        le=MAX_COUNT,
+        description="bytes of a 4xx/5xx answer, billed as data transfer out (estimate, default 300)",
+    )
     retry: Retry | None = None
 
 

@@ -180,3 +180,18 @@ def test_every_price_names_its_source_status_and_item() -> None:
         assert ("tiers" in price) != ("per_unit" in price), key
     assert P.data["free_tier"]["source"] and P.data["free_tier"]["status"]
     assert P.retrieved
+
+
+def test_every_answer_carries_bytes_out_errors_with_their_own_size() -> None:
+    # 07-burst's exact split, 6,999 answered and 501 throttled: bytes out are 6,999 responses of
+    # 1,000 bytes and 501 error messages of 300 bytes, to the byte (then scaled to the month).
+    from apisim import load
+
+    sc = load("scenarios/07-burst.yaml").with_times(basis="window")
+    data = sc.model_dump()
+    data["clients"][0].update(response_bytes=1000, error_response_bytes=300)
+    res = simulate(build(data))
+    by = res.summary["requests"]["by_outcome"]
+    assert (by["ok"], by["throttled"]) == (6999, 501)
+    out = res.cost.set_index("item").loc["data_transfer", "quantity"]
+    assert out == pytest.approx((6999 * 1000 + 501 * 300) / 2**30 * res.summary["month_scale"], rel=1e-12)

@@ -93,6 +93,7 @@ class Caller:
     stage: int  # index into the door's stages
     request_bytes: int
     response_bytes: int
+    error_response_bytes: int = 0
 
 
 @dataclass
@@ -251,9 +252,11 @@ class ApiGateway(Door):
 
     def usage(self, tally: Tally) -> list[UsageLine]:
         """Per stage: billed requests (HTTP: with their payload, for 512 KB metering), response bytes
-        out to the internet, and the stage's cache cluster, held all month."""
+        out to the internet (every answer carries bytes: a 200 its response, a 4xx or 5xx the
+        gateway's error message), and the stage's cache cluster, held all month."""
         billed = [o for o in range(tally.by_client.shape[1]) if Outcome(o) not in NOT_BILLED]
         answered = [int(Outcome.OK), int(Outcome.CACHE_HIT)]
+        refused = [int(o) for o in Outcome if int(o) not in answered]
         lines: list[UsageLine] = []
         price = f"apigateway.{self.kind}.requests"
         for s, state in enumerate(self.stage_states):
@@ -266,7 +269,11 @@ class ApiGateway(Door):
             for payload, count in sorted(by_payload.items()):
                 meter = {"bytes_per_request": float(payload)} if self.kind == "http" else {}
                 lines.append(UsageLine(resource, "requests", price, count, meter=meter))
-            out_bytes = math.fsum(float(tally.by_client[c.client, answered].sum()) * c.response_bytes for c in mine)
+            out_bytes = math.fsum(
+                float(tally.by_client[c.client, answered].sum()) * c.response_bytes
+                + float(tally.by_client[c.client, refused].sum()) * c.error_response_bytes
+                for c in mine
+            )
             lines.append(UsageLine(resource, "data transfer out", "data_transfer.out", out_bytes / 2**30))
             if state.cache is not None:
                 lines.append(

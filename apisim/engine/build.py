@@ -410,7 +410,7 @@ def build(sc: Scenario, seed: int, *, records: bool, at: float | None = None) ->
         door = doors[api_name]
         clients.append(_client(b, i, door, offsets[api_name]))  # type: ignore[arg-type]
         door.callers.append(  # type: ignore[attr-defined]
-            Caller(i, door.stages.index(sc.client_stage(c)), c.request_bytes, c.response_bytes)
+            Caller(i, door.stages.index(sc.client_stage(c)), c.request_bytes, c.response_bytes, c.error_response_bytes)
         )
     return Run(sc, seed, env, tally, log, ledger, account, doors, clients, stages, route_names, b.width, at)
 
