@@ -46,10 +46,10 @@ class Result:
         s["cost_monthly_usd"] = cost.cost_summary(self.cost)
         if isinstance(self.log, MonthLog):
             s["month"] = month.block(self.log, self.confidence or {"intervals": {}, "method": "none"})
-            s["warnings"] = month.warnings(self.scenario, self.log.design)
+            s["warnings"] = month.warnings(self.scenario, self.log.design) + self.scenario.advisories()
         else:
             s["month"] = None
-            s["warnings"] = month.window_warnings(self.scenario)
+            s["warnings"] = month.window_warnings(self.scenario) + self.scenario.advisories()
         s["prices_retrieved"] = cost.prices().retrieved
         return s
 

@@ -448,6 +448,9 @@ class Stage(Strict):
     cache: Cache | None = Field(None, description="this stage's cache cluster, billed per stage (REST only)")
 
 
+LONG_TIMEOUT_S = float(defaults.value("integration_timeout_s", "rest"))
+"""Past this a REST integration timeout needs a quota increase, for regional and private APIs only."""
+
 DEFAULT_STAGE = "default"
 """The name of an API's one stage when it lists none."""
 
@@ -456,6 +459,9 @@ class Api(Strict):
     """An API Gateway API: its type, pipeline settings, routes and stages."""
 
     type: Literal["rest", "http"] = "rest"
+    endpoint: Literal["regional", "edge", "private"] = Field(
+        "regional", description="REST: regional, edge (edge-optimized) or private; HTTP APIs are regional"
+    )
     overhead_ms: LatencyMs | None = Field(
         None, description="the gateway's own time per request (default: an estimate by API type)"
     )
@@ -971,6 +977,19 @@ class Scenario(Strict):
             raise ValueError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
         return self.model_copy(update={"simulation": new})
 
+    def advisories(self) -> list[str]:
+        """What AWS says about the design that the simulation does not decide (shown as warnings)."""
+        out = []
+        for name, api in self.all_apis.items():
+            long = [r.route for r in api.routes if api.type == "rest" and (r.timeout or 0.0) > LONG_TIMEOUT_S]
+            if long:
+                out.append(
+                    f"API {name}: integration timeouts past {LONG_TIMEOUT_S:g}s ({', '.join(long)}) need a quota "
+                    "increase from AWS, which may lower the account throttle (account.api_throttle); the run uses "
+                    "the throttle the file gives"
+                )
+        return out
+
     @property
     def all_apis(self) -> dict[str, Api]:
         """Every API by name (``api:`` is one API named after the scenario)."""
@@ -1030,6 +1049,17 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
             out.append(((*at, "routes", i, "validation"), "request validation is REST only", None))
         if not rest and route.timeout is not None and route.timeout > 30:
             out.append(((*at, "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout))
+        if rest and api.endpoint == "edge" and route.timeout is not None and route.timeout > LONG_TIMEOUT_S:
+            out.append(
+                (
+                    (*at, "routes", i, "timeout"),
+                    f"an edge-optimized REST API's integration timeout is at most {LONG_TIMEOUT_S:g}s (AWS allows "
+                    "more only for regional and private REST APIs); use endpoint: regional, or a shorter timeout",
+                    route.timeout,
+                )
+            )
+    if not rest and api.endpoint != "regional":
+        out.append(((*at, "endpoint"), "HTTP APIs have regional endpoints only", api.endpoint))
     if not rest and api.cache is not None:
         out.append(((*at, "cache"), "the API cache is REST only; use type: rest or remove cache", None))
     for stage_name, stage in api.stages.items():
