@@ -103,11 +103,14 @@ def _money_per_unit(value: float, unit: str) -> str:
 
 
 def _free(u: Usage, table: PriceTable, totals: dict[str, float]) -> dict[str, float]:
-    """How much of each price's monthly total the free tier covers."""
+    """How much of each price's monthly total the free tier covers: every allowance with
+    ``free_tier: true`` (a new account's first year), only those that never expire with ``always``."""
     free: dict[str, float] = defaultdict(float)
     if not u.free_tier:
         return free
     for allowance in table.data["free_tier"]["allowances"]:
+        if u.free_tier == "always" and allowance["lasts"] != "always":
+            continue
         left = float(allowance["amount"])
         for key in allowance["prices"]:
             taken = min(left, max(0.0, totals.get(key, 0.0) - free[key]))

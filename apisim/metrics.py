@@ -53,7 +53,7 @@ class Usage:
     lines: list[UsageLine]
     window_seconds: float
     month_seconds: float
-    free_tier: bool
+    free_tier: bool | str  # False, True (a new account's first year) or "always" (allowances that never expire)
 
     @property
     def month_scale(self) -> float:

@@ -898,7 +898,11 @@ class Pricing(Strict):
     month: Seconds = Field(
         730 * 3600.0, ge=1.0, le=MAX_SIM_SECONDS, description="hours in a billing month (AWS uses 730)"
     )
-    free_tier: bool = Field(False, description="apply the 12-month free tier")
+    free_tier: bool | Literal["always"] = Field(
+        False,
+        description="true: a new account's first-year free tier (API Gateway's 12 months and every allowance "
+        "that never expires); always: only those that never expire (Lambda's, data transfer's); false: none",
+    )
 
 
 class Scenario(Strict):

@@ -18,7 +18,7 @@ def tiers(key: str) -> list:
     return P.price(key)["tiers"]
 
 
-def usage(*lines: UsageLine, month_hours: float = 730.0, free_tier: bool = False) -> Usage:
+def usage(*lines: UsageLine, month_hours: float = 730.0, free_tier: bool | str = False) -> Usage:
     """Usage for a month: count lines already measured over the whole month (scale 1)."""
     month = month_hours * 3600.0
     return Usage(lines=list(lines), window_seconds=month, month_seconds=month, free_tier=free_tier)
@@ -97,6 +97,25 @@ def test_free_tier_only_when_asked() -> None:
     assert item(free, "lambda_requests") == pytest.approx(0.5 * 0.20)
     assert item(free, "lambda_compute") == pytest.approx(100_000 * 0.0000166667)
     assert item(paid, "api_requests") == pytest.approx(1.5 * 3.50)
+    # Lambda's allowances never expire; API Gateway's last a new account's first 12 months only.
+    always = monthly_bill(usage(*lines, free_tier="always"))
+    assert item(always, "api_requests") == pytest.approx(1.5 * 3.50)
+    assert item(always, "lambda_requests") == pytest.approx(0.5 * 0.20)
+    assert item(always, "lambda_compute") == pytest.approx(100_000 * 0.0000166667)
+
+
+def test_free_tier_always_is_a_scenario_value_and_other_words_are_located_errors() -> None:
+    from apisim import validate_scenario
+    from apisim.problems import ScenarioError
+
+    base = {
+        "name": "f",
+        "api": {"routes": [{"route": "GET /", "integration": {"type": "mock"}}]},
+        "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 1}}],
+    }
+    assert validate_scenario({**base, "pricing": {"free_tier": "always"}}).pricing.free_tier == "always"
+    with pytest.raises(ScenarioError, match="free_tier"):
+        validate_scenario({**base, "pricing": {"free_tier": "forever"}})
 
 
 def test_data_transfer_tiers() -> None:
