@@ -432,6 +432,10 @@ def plan(
     vary: Annotated[list[str], typer.Option("--vary", help="PATH=V1,V2,... (repeat)")] = [],  # noqa: B006
     seed: Annotated[int | None, SEED] = None,
     replications: Annotated[int, typer.Option(min=1)] = 1,
+    near_replications: Annotated[
+        int,
+        typer.Option(min=1, help="replications for a point within 5% of an SLO bound (1: just --replications)"),
+    ] = 3,
     search: Annotated[
         str, typer.Option(help="grid, or halving: successive halving on replications for large grids")
     ] = "grid",
@@ -475,9 +479,11 @@ def plan(
                 dask=dask,
                 force=force,
                 progress=progress,
+                near_replications=near_replications,
             )
         if out is not None:
             write_plan(table, list(grid), out, overwrite=overwrite)
+        near = table[table["near_bound"] != ""] if "near_bound" in table else table.iloc[:0]
         feasible = table[table["feasible"]]
         if json_out:
             doc = {
@@ -490,6 +496,12 @@ def plan(
             cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict", "failed", "uncertain",
                     "settle_replications"]  # fmt: skip
             console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
+            if len(near) and near_replications > replications:
+                console.print(
+                    f"{len(near)} point(s) within {studies.NEAR_BOUND:.0%} of an SLO's bound got "
+                    f"{near_replications} replications each (--near-replications)",
+                    highlight=False,
+                )
             if len(feasible):
                 w = feasible.iloc[0]
                 choice = escape(", ".join(f"{k}={w[k]}" for k in grid))

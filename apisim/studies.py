@@ -328,6 +328,11 @@ def grid_points(
 # ----------------------------------------------------------------------------------------------
 
 
+NEAR_BOUND = 0.05
+"""A figure this close to an SLO's bound (relative) gets :data:`NEAR_REPLICATIONS` replications in a plan."""
+NEAR_REPLICATIONS = 3
+
+
 def plan(
     scenario: Scenario | str | Path,
     vary: Mapping[str, Sequence[Any]],
@@ -340,11 +345,17 @@ def plan(
     dask: str | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    near: float = NEAR_BOUND,
+    near_replications: int = NEAR_REPLICATIONS,
 ) -> pd.DataFrame:
     """Every point of the grid, cheapest first, with whether it meets every SLO and why not.
 
     The first row with ``feasible`` True is the plan. SLOs are judged on the mean over a point's
     replications; ``failed`` lists the objectives a point misses, with its value.
+
+    A point whose figure lies within ``near`` (relative, default 5%) of an SLO's bound after its
+    replications gets more, up to ``near_replications`` (default 3): a verdict that close should
+    not rest on one run. Column ``near_bound`` names the objectives that asked for them.
 
     ``search="halving"`` (for large grids with several replications) is successive halving:
     every point first gets one replication; each round keeps the better half (feasible and
@@ -361,7 +372,11 @@ def plan(
     points = grid_points(_as_scenario(scenario, force), vary, replications=replications, force=force)
     if search == "grid" or replications == 1:
         rows, _ = _rows(points, replications, seed, workers, dask, progress, force)
-        return _judge(pd.DataFrame(rows), paths, objectives)
+        table = _judge(pd.DataFrame(rows), paths, objectives)
+        return _settle_near_bounds(
+            table, rows, points, paths, objectives, replications, near, near_replications,
+            (seed, workers, dask, progress, force),
+        )  # fmt: skip
     alive = list(range(len(points)))
     done = 0
     frames = []
@@ -387,6 +402,39 @@ def plan(
         keep = ranked.head(max(1, len(ranked) // 2))
         keys = {tuple(r) for r in keep[paths].itertuples(index=False)}
         alive = [i for i in alive if tuple(points[i][0][p] for p in paths) in keys]
+
+
+def _near(row: Any, objectives: Sequence[Slo], near: float) -> list[str]:
+    """The objectives whose bound ``row``'s figure lies within ``near`` of (relative)."""
+    out = []
+    for o in objectives:
+        v = float(row[o.metric])
+        if math.isfinite(v) and o.limit > 0 and abs(v / o.limit - 1.0) <= near:
+            out.append(o.text)
+    return out
+
+
+def _settle_near_bounds(
+    table: pd.DataFrame,
+    rows: list[dict[str, Any]],
+    points: Sequence[tuple[dict[str, Any], Scenario]],
+    paths: list[str],
+    objectives: Sequence[Slo],
+    done: int,
+    near: float,
+    wanted: int,
+    run: tuple[Any, ...],
+) -> pd.DataFrame:
+    """More replications for the points within ``near`` of a bound, then the plan judged again."""
+    import pandas as pd
+
+    asked = {tuple(r[p] for p in paths): _near(r, objectives, near) for _, r in table.iterrows()}
+    closer = [pt for pt in points if asked.get(tuple(pt[0][p] for p in paths)) and done < wanted]
+    if closer:
+        extra, _ = _rows(closer, range(done, wanted), *run)
+        table = _judge(pd.DataFrame([*rows, *extra]), paths, objectives)
+    table["near_bound"] = ["; ".join(asked.get(tuple(r[p] for p in paths), [])) for _, r in table.iterrows()]
+    return table
 
 
 def _judge(rows: pd.DataFrame, paths: list[str], objectives: Sequence[Slo]) -> pd.DataFrame:

@@ -32,6 +32,17 @@ def memory_design() -> dict:
     }
 
 
+def test_plan_gives_a_point_near_a_bound_three_replications_and_says_why() -> None:
+    # p99 is 100 ms at 1,024 MB (see below): within 5% of 105 ms; 400, 200 and 57.9 ms are far from it.
+    sc = validate_scenario(memory_design())
+    table = studies.plan(sc, {"functions.f.memory_mb": [256, 512, 1024, 2048]}, ["p99<105ms"], workers=1)
+    by = table.set_index("functions.f.memory_mb")
+    assert by["replications"].to_dict() == {256: 1, 512: 1, 1024: 3, 2048: 1}
+    assert by.loc[1024, "near_bound"] == "p99<105ms" and (by.drop(1024)["near_bound"] == "").all()
+    one = studies.plan(sc, {"functions.f.memory_mb": [1024]}, ["p99<105ms"], workers=1, near_replications=1)
+    assert one["replications"].tolist() == [1]
+
+
 def test_plan_picks_the_cheapest_design_meeting_the_slo_computed_by_hand() -> None:
     # Run time at m MB: 100 ms × vCPU(1024) / vCPU(m), vCPU(m) = min(m, 1769) / 1769. So 256 MB → 400 ms,
     # 512 → 200 ms, 1024 → 100 ms, 2048 → 57.9 ms. GB-s per request: 0.1, 0.1, 0.1 and 0.1158, so
