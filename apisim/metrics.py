@@ -108,8 +108,9 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "cold_start_ratio": _ratio(s.cold_starts, s.invocations),
             "throttles": s.throttles,
             "throttles_by_cause": {
-                "concurrency": s.throttles - s.throttles_scaling,
+                "concurrency": s.throttles - s.throttles_scaling - s.throttles_rate,
                 "scaling_rate": s.throttles_scaling,
+                "invoke_rate": s.throttles_rate,
             },
             "errors": s.errors,
             "mean_concurrency": f.mean_busy,

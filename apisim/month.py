@@ -415,6 +415,7 @@ class MonthStats:
     cold_starts: int = 0
     throttles: int = 0
     throttles_scaling: int = 0
+    throttles_rate: int = 0
     errors: int = 0
     billed_ms_on_demand: float = 0.0
     billed_ms_provisioned: float = 0.0

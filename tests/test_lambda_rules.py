@@ -106,3 +106,33 @@ def shifted_exponential(requests: int, overhead_s: float = 0.005, mean_s: float 
         }
     )  # fmt: skip
     return sc, (overhead_s + mean_s * math.log(100.0)) * 1000.0
+
+
+def test_invokes_are_capped_at_ten_times_the_concurrency_available() -> None:
+    # AWS Compute blog (2023-07-07): the invoke TPS limit is 10 × the concurrency limit, so a 1 ms
+    # function with reserved concurrency 5 gets 50 invokes/s, never 5 busy at once. A token bucket
+    # (burst: one second of the rate, an estimate) decides each of 100 requests/s, checked here
+    # against exact rational arithmetic.
+    from fractions import Fraction
+
+    rate, seconds, reserved = 100, 10, 5
+    sc = validate_scenario(
+        {
+            "name": "short-function",
+            "simulation": {"basis": "window", "duration": seconds, "warmup": 0},
+            "api": {"type": "http", "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}]},
+            "functions": {"f": {"duration_ms": 1, "cold_start_ms": 0, "reserved_concurrency": reserved}},
+            "clients": [{"name": "c", "arrival": {"process": "constant", "rate": rate}}],
+        }
+    )  # fmt: skip
+    s = simulate(sc, seed=1).summary
+    refill, burst = Fraction(10 * reserved), Fraction(10 * reserved)
+    tokens, last, admitted = burst, Fraction(0), 0
+    for k in range(rate * seconds):
+        now = Fraction(k, rate)
+        tokens, last = min(burst, tokens + (now - last) * refill), now
+        if tokens >= 1:
+            tokens, admitted = tokens - 1, admitted + 1
+    causes = s["functions"]["f"]["throttles_by_cause"]
+    assert causes == {"concurrency": 0, "scaling_rate": 0, "invoke_rate": rate * seconds - admitted}
+    assert s["requests"]["by_outcome"]["backend_throttled"] == rate * seconds - admitted

@@ -110,6 +110,12 @@ class Builder:
             TokenBucket(throttle.rate, throttle.burst), AccountPool(sc.account.lambda_concurrency - committed)
         )
         scaling = sc.account.scaling_rate
+        per, burst_s = (float(defaults.value("lambda_invoke_rate", k)) for k in ("per_concurrency", "burst_seconds"))
+
+        def invoke_rate(concurrency: int) -> TokenBucket:
+            return TokenBucket(per * concurrency, per * concurrency * burst_s)
+
+        shared_rate = invoke_rate(sc.account.lambda_concurrency)  # every unreserved function's invokes
         for name in sorted(sc.functions):
             f = sc.functions[name]
             prefix = f"function/{name}/"
@@ -128,6 +134,7 @@ class Builder:
                 account=None if f.reserved_concurrency is not None else account.unreserved,
                 init_billed=f.init_billed,
                 init_limit=float(defaults.value("lambda_init_limit_s", "value")),
+                invoke_rate=shared_rate if f.reserved_concurrency is None else invoke_rate(f.reserved_concurrency),
                 busy=self.level(),
                 live=self.level(),
             )

@@ -32,6 +32,7 @@ class FunctionStats:
     cold_starts: int = 0
     throttles: int = 0
     throttles_scaling: int = 0  # of which: no new instance allowed yet by the scaling rate
+    throttles_rate: int = 0  # of which: over the invoke rate limit (10 × the concurrency available)
     errors: int = 0
     billed_ms_on_demand: int = 0
     billed_ms_provisioned: int = 0
@@ -84,6 +85,7 @@ class FunctionPool:
         busy: LevelLog,
         live: LevelLog,
         init_limit: float = math.inf,
+        invoke_rate: TokenBucket | None = None,
     ) -> None:
         self.name = name
         self.memory_mb = memory_mb
@@ -99,6 +101,7 @@ class FunctionPool:
         self._account = account
         self._init_billed = init_billed
         self._init_limit = init_limit
+        self._invoke_rate = invoke_rate
         self.busy_log = busy
         self.live_log = live
         self.stats = FunctionStats()
@@ -135,7 +138,8 @@ class FunctionPool:
     def invoke(self, now: float, counted: bool) -> Invocation | None:
         """Start an invocation at ``now``; None if it is throttled.
 
-        Caps apply in AWS's order: reserved concurrency, then the account's unreserved pool (which
+        Caps apply in AWS's order: the invoke rate limit (a request refused later still spent its
+        token), reserved concurrency, then the account's unreserved pool (which
         an unreserved function's idle provisioned environment does not need: it was taken out of
         the pool when it was configured), then (only for a new instance) the per-function scaling
         rate. ``counted``: whether the attempt that caused it arrived after warm-up (one warm-up
@@ -147,6 +151,12 @@ class FunctionPool:
             self.advance(now)
         stats = self.stats
         account = self._account
+        invoke_rate = self._invoke_rate
+        if invoke_rate is not None and not invoke_rate.try_take(now):
+            if counted:
+                stats.throttles += 1
+                stats.throttles_rate += 1
+            return None
         if self.reserved is not None:
             admitted = self.busy < self.reserved  # provisioned environments count towards the reservation
         elif self._provisioned_idle:
