@@ -418,9 +418,14 @@ def sweep(
             _frame_table(
                 summary,
                 f"Sweep of {base.name}",
-                [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", "cost_usd"],
+                [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", *_if_cached(summary), "cost_usd"],
             )
         )
+
+
+def _if_cached(summary: Any) -> list[str]:
+    """The hit ratio column, when some point has a response cache (else it is all blanks)."""
+    return ["cache_hit_ratio"] if summary["cache_hit_ratio"].notna().any() else []
 
 
 @app.command()

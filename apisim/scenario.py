@@ -378,6 +378,12 @@ class Cache(Strict):
         Constant(defaults.estimate("cache_hit_latency_ms", "value") / 1000.0),
         description="time to answer from the cache (estimate: AWS publishes none)",
     )
+    entry_overhead_bytes: int = Field(
+        defaults.estimate("cache_entry_overhead_bytes", "value"),
+        ge=0,
+        le=MAX_COUNT,
+        description="bytes a cached response takes beyond its body (estimate: AWS publishes none)",
+    )
 
 
 class LambdaIntegration(Strict):

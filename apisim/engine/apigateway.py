@@ -235,7 +235,7 @@ class ApiGateway(Door):
                 self._answer(t0, req, ERROR, 502, overhead, auth_s, took, auth_hit, cache, fn, cold, init, billed_ms)
             else:
                 if cache_key >= 0:
-                    stage.cache.store(cache_key, now + took)  # type: ignore[union-attr]
+                    stage.cache.store(cache_key, now + took, req.client.entry_bytes)  # type: ignore[union-attr]
                 self._answer(t0, req, OK, 200, overhead, auth_s, took, auth_hit, cache, fn, cold, init, billed_ms)
             return
         took = route.latency()  # type: ignore[misc]
@@ -245,7 +245,7 @@ class ApiGateway(Door):
             self._answer(t0, req, ERROR, 502, overhead, auth_s, took, auth_hit, cache)
         else:
             if cache_key >= 0:
-                stage.cache.store(cache_key, now + took)  # type: ignore[union-attr]
+                stage.cache.store(cache_key, now + took, req.client.entry_bytes)  # type: ignore[union-attr]
             self._answer(t0, req, OK, 200, overhead, auth_s, took, auth_hit, cache)
 
     # -- the bill --------------------------------------------------------------------------
@@ -275,7 +275,7 @@ class ApiGateway(Door):
                 for c in mine
             )
             lines.append(UsageLine(resource, "data transfer out", "data_transfer.out", out_bytes / 2**30))
-            if state.cache is not None:
+            if state.cache_size_gb is not None:
                 lines.append(
                     UsageLine(
                         f"cache.{self.name}.{state.name}", "cache cluster", "apigateway.cache", 1.0, kind="level",

@@ -21,7 +21,7 @@ from apisim.distributions import Constant as ConstantDist
 from apisim.distributions import Distribution, Lognormal, Scaled, draws, uniforms
 from apisim.engine.account import Account, FunctionSpec
 from apisim.engine.apigateway import HTTP, LAMBDA, MOCK, ApiGateway, AuthStep, Caller, RouteStep, StageState
-from apisim.engine.cache import TtlCache
+from apisim.engine.cache import SizedTtlCache, TtlCache
 from apisim.engine.clients import (
     ArrivalProcess,
     Burst,
@@ -55,6 +55,7 @@ from apisim.scenario import (
     Scenario,
     TraceArrival,
 )
+from apisim.scenario import Cache as CacheSpec
 from apisim.scenario import UsagePlan as UsagePlanSpec
 
 STATUSES = (200, 400, 401, 403, 429, 500, 502, 504)
@@ -230,9 +231,10 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
             bucket = TokenBucket(throttle.rate, throttle.burst) if throttle else None
             routes.append(dataclasses.replace(step, bucket=bucket, cached=sc.route_cached(r, api, stage_name)))
         state = StageState(stage_name, first_stage + s, routes)
+        if stage.cache is not None:
+            state.cache_size_gb = stage.cache.size_gb  # billed for every hour it exists, whatever its TTL
         if stage.cache is not None and stage.cache.ttl > 0:
-            state.cache = TtlCache(stage.cache.ttl)
-            state.cache_size_gb = stage.cache.size_gb
+            state.cache = _response_cache(stage.cache, routes, clients)
             own = "gateway" if len(stage_names) == 1 else f"stage/{stage_name}"
             hit_stream = f"{prefix}{own}/cache_hit"
             state.hit_latency = draws(stage.cache.hit_latency_ms, b.rng(hit_stream))
@@ -251,6 +253,17 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
         stage_states=states,
         key_space=max((c.cache_keys.count for c in clients), default=1),
     )
+
+
+def _response_cache(cache: CacheSpec, routes: list[RouteStep], clients: list) -> TtlCache:
+    """A stage's response cache: LRU within the cluster's bytes, unless every possible entry fits
+    (then no entry is ever evicted, and the plain TTL cache gives the same answers faster)."""
+    capacity = int(cache.size_gb * 2**30)
+    entry = max((c.response_bytes for c in clients), default=0) + cache.entry_overhead_bytes
+    keys = sum(r.cached for r in routes) * max((c.cache_keys.count for c in clients), default=1)
+    if keys * entry <= capacity:
+        return TtlCache(cache.ttl)
+    return SizedTtlCache(cache.ttl, capacity)
 
 
 def _auth(b: Builder, api: Api, clients: list, account: Account, prefix: str) -> AuthStep:
@@ -323,6 +336,7 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
     }
     keys = c.cache_keys
     authorizer = api.authorizer
+    cache = api.stage(sc.client_stage(c)).cache
     return Population(
         index=index,
         name=c.name,
@@ -338,6 +352,7 @@ def _client(b: Builder, index: int, door: ApiGateway, route_offset: int) -> Popu
         key_cdf=zipf_cdf(keys.count, keys.zipf) if keys.zipf > 0 and keys.count > 1 else None,
         response_bytes=c.response_bytes,
         request_bytes=c.request_bytes,
+        entry_bytes=c.response_bytes + (cache.entry_overhead_bytes if cache is not None else 0),
         retry=retry,
         plan=plan,
         streams=streams,

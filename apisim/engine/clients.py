@@ -291,6 +291,7 @@ class Population:
     key_cdf: np.ndarray | None  # None: keys are equally popular
     response_bytes: int
     request_bytes: int
+    entry_bytes: int  # what one of its responses takes in its stage's cache
     retry: RetryPolicy | None
     plan: UsagePlan | None
     streams: dict[str, np.random.Generator]
