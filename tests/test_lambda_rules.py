@@ -120,7 +120,8 @@ def test_invokes_are_capped_at_ten_times_the_concurrency_available() -> None:
         {
             "name": "short-function",
             "simulation": {"basis": "window", "duration": seconds, "warmup": 0},
-            "api": {"type": "http", "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}]},
+            "api": {"type": "http",
+                    "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}]},
             "functions": {"f": {"duration_ms": 1, "cold_start_ms": 0, "reserved_concurrency": reserved}},
             "clients": [{"name": "c", "arrival": {"process": "constant", "rate": rate}}],
         }

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,7 +24,9 @@ def blocks(lang: str) -> list[str]:
 
 
 def light_copy(tmp_path: Path) -> None:
-    """The shipped scenarios, each on at most two windows of at most two minutes.
+    """The shipped scenarios, made light: at most two windows of at most two minutes, each after a
+    short warm-up (idle expiry of 1-2 minutes, cache and authorizer TTLs of at most a minute: the
+    month's windows warm up for the slowest of these).
 
     This file checks that the README's commands and code work as shown, not their numbers (the
     shipped scenarios' numbers are checked in test_scenarios and the model tests); lighter copies
@@ -32,15 +35,31 @@ def light_copy(tmp_path: Path) -> None:
     folder = tmp_path / "scenarios"
     shutil.copytree(ROOT / "scenarios", folder)
     for path in folder.glob("*.yaml"):
-        lines = path.read_text().splitlines()
-        for i, line in enumerate(lines):
-            if line.startswith("simulation: {"):
-                sim = yaml.safe_load(line.split("#")[0])["simulation"]
-                duration = min(to_seconds(sim["duration"]), 120.0)
-                sim.update(duration=f"{duration:g}s", warmup=f"{min(to_seconds(sim['warmup']), duration / 4):g}s")
-                sim.setdefault("windows", 2)
-                lines[i] = "simulation: " + yaml.safe_dump(sim, default_flow_style=True, width=1000).strip()
-        path.write_text("\n".join(lines) + "\n")
+        doc = _on_is_a_word(yaml.safe_load(path.read_text()))
+        if "simulation" not in doc:
+            continue  # comparisons.yaml
+        sim = doc["simulation"]
+        duration = min(to_seconds(sim["duration"]), 120.0)
+        sim.update(duration=f"{duration:g}s", warmup=f"{min(to_seconds(sim['warmup']), duration / 4):g}s")
+        sim.setdefault("windows", 2)
+        for f in (doc.get("functions") or {}).values():
+            f["idle_expiry"] = {"dist": "uniform", "low": "1m", "high": "2m"}
+        for api in [doc["api"]] if "api" in doc else list(doc.get("apis", {}).values()):
+            for holder in [api, *(api.get("stages") or {}).values()]:
+                if holder.get("cache"):
+                    holder["cache"]["ttl"] = f"{min(to_seconds(holder['cache'].get('ttl', 300)), 60.0):g}s"
+            if api.get("authorizer"):
+                api["authorizer"]["cache_ttl"] = f"{min(to_seconds(api['authorizer'].get('cache_ttl', 300)), 60.0):g}s"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _on_is_a_word(node: Any) -> Any:
+    """PyYAML reads the key ``on:`` (a retry's statuses) as True; apisim's loader reads it as a word."""
+    if isinstance(node, dict):
+        return {("on" if k is True else k): _on_is_a_word(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_on_is_a_word(v) for v in node]
+    return node
 
 
 def test_readme_starts_with_exactly_the_two_commands() -> None:
@@ -74,7 +93,10 @@ def test_tour_commands_run(tmp_path: Path) -> None:
     # The commands are independent (each writes its own files): two at a time, one per core.
     with ThreadPoolExecutor(max_workers=2) as pool:
         for command, proc in pool.map(run, commands):
-            assert proc.returncode == 0, f"{command}\n{proc.stderr}"
+            # A plan's exit code 1 is an answer ("no design in the grid meets every SLO"), which the
+            # light copies may give: the command worked as shown.
+            answered = " plan " in command and proc.returncode == 1 and "meets every SLO" in proc.stdout
+            assert proc.returncode == 0 or answered, f"{command}\n{proc.stderr}"
     assert (tmp_path / "runs" / "a" / "report.md").exists()
 
 
