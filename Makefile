@@ -21,7 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check apisim tests benchmarks
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Throughput and memory against peer simulators (about 15 minutes); appends to benchmarks/results.csv.
 bench: $(STAMP)

@@ -146,11 +146,13 @@ def write_report(
 
     scenarios = [(p, prepared(p)) for p in found.scenarios]
     groups = {name: [prepared(p) for p in files] for name, files in found.groups.items()}  # validate all first
-    results = run_many(
-        [(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios], workers=workers, force=force
-    )
+    jobs = [(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios]
+    results = run_many(jobs, workers=workers, force=force)
+    # A design a group compares with the seed it was already run on is not run again.
+    known = {(id(sc), s): res for (sc, s), res in zip(jobs, results, strict=True)}
     comparisons = {
-        name: studies.compare_runs(designs, seed=seed, workers=workers, force=force) for name, designs in groups.items()
+        name: studies.compare_runs(designs, seed=seed, workers=workers, force=force, known=known)
+        for name, designs in groups.items()
     }
     when = now or dt.datetime.now(dt.UTC)
     failures: list[str] = []

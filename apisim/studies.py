@@ -178,9 +178,12 @@ def _rows(
     progress: Callable[[int, int], None] | None,
     force: bool,
     keep: bool = False,
+    known: Mapping[tuple[int, int], Result] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Result]]:
     """One row of headline figures per point × replication; the runs too with ``keep`` (else workers
-    send back only the figures). The study's size is checked against :mod:`apisim.budget` first."""
+    send back only the figures). The study's size is checked against :mod:`apisim.budget` first.
+    ``known``: runs already made, by (``id`` of the scenario object, seed), reused rather than run
+    again (a run depends only on its scenario and seed)."""
     jobs = []
     labels = []
     indices = range(replications) if isinstance(replications, int) else replications
@@ -195,7 +198,10 @@ def _rows(
             jobs.append((sc, replication_seed(base, r)))
             labels.append({**label, "replication": r, "seed": jobs[-1][1]})
     if keep:
-        results = run_many(jobs, workers=workers, dask=dask, progress=progress, force=force)
+        known = known or {}
+        todo = [job for job in jobs if (id(job[0]), job[1]) not in known]
+        fresh = iter(run_many(todo, workers=workers, dask=dask, progress=progress, force=force) if todo else [])
+        results = [known.get((id(sc), s)) or next(fresh) for sc, s in jobs]
         figures = [headline(res) for res in results]
     else:
         results = []
@@ -239,10 +245,12 @@ def compare_runs(
     dask: str | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    known: Mapping[tuple[int, int], Result] | None = None,
 ) -> Comparison:
     """Run designs with the same seed (common random numbers: the same arrivals for all).
 
-    Two designs with the same name are told apart as ``name`` and ``name (2)``.
+    Two designs with the same name are told apart as ``name`` and ``name (2)``. ``known``: runs
+    already made, by (``id`` of the scenario object, seed), reused rather than run again.
     """
     import pandas as pd
 
@@ -252,7 +260,7 @@ def compare_runs(
     names = unique_labels([d.name for d in designs])
     common = seed if seed is not None else designs[0].simulation.seed
     points = [({"design": n}, d) for n, d in zip(names, designs, strict=True)]
-    rows, firsts = _rows(points, range(1), common, workers, dask, progress, force, keep=True)
+    rows, firsts = _rows(points, range(1), common, workers, dask, progress, force, keep=True, known=known)
     if replications > 1:
         rows += _rows(points, range(1, replications), common, workers, dask, progress, force)[0]
     frame = pd.DataFrame(rows)

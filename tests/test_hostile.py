@@ -27,7 +27,7 @@ def _cap() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, however xdist interleaves modules
 def answers() -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "tests.hostile"], cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -51,6 +51,7 @@ def test_the_corpus_covers_every_class_the_issue_names() -> None:
         assert needed in ids, needed
 
 
+@pytest.mark.xdist_group("hostile")  # one worker answers the whole corpus once (make test: --dist loadgroup)
 @pytest.mark.parametrize("case_id", sorted(CASES))
 def test_hostile_input_is_answered_safely(answers: dict[str, Any], case_id: str) -> None:
     case: Case = CASES[case_id]

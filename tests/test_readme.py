@@ -23,6 +23,11 @@ def blocks(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
 
 
+SKIPPED = ("02-", "04-", "08-", "default")
+"""Shipped scenarios the README's commands do not name: left out of the light copies (each is
+validated and run in test_scenarios)."""
+
+
 def light_copy(tmp_path: Path) -> None:
     """The shipped scenarios, made light: at most two windows of at most two minutes, each after a
     short warm-up (idle expiry of 1-2 minutes, cache and authorizer TTLs of at most a minute: the
@@ -35,6 +40,9 @@ def light_copy(tmp_path: Path) -> None:
     folder = tmp_path / "scenarios"
     shutil.copytree(ROOT / "scenarios", folder)
     for path in folder.glob("*.yaml"):
+        if path.name.startswith(SKIPPED):
+            path.unlink()  # the report over the folder need not run every shipped scenario again
+            continue
         doc = _on_is_a_word(yaml.safe_load(path.read_text()))
         if "simulation" not in doc:
             continue  # comparisons.yaml
@@ -78,9 +86,8 @@ def test_tour_commands_run(tmp_path: Path) -> None:
     assert len(commands) >= 5
 
     def run(command: str) -> tuple[str, subprocess.CompletedProcess]:
-        args = shlex.split(
-            command.replace("scenarios/*.yaml", " ".join(sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))))
-        )
+        copies = " ".join(sorted(p.name for p in (tmp_path / "scenarios").glob("*.yaml")))
+        args = shlex.split(command.replace("scenarios/*.yaml", copies))
         args = [a if not a.endswith(".yaml") or a.startswith("scenarios/") else f"scenarios/{a}" for a in args[1:]]
         if ">" in args:
             args = args[: args.index(">")]
