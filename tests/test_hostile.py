@@ -7,6 +7,7 @@ fails this test instead of the machine) and reports one JSON line per case.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import resource
 import subprocess
@@ -27,8 +28,7 @@ def _cap() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
 
-@pytest.fixture(scope="session")  # once per test process, however xdist interleaves modules
-def answers() -> dict[str, Any]:
+def _answer_corpus() -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "tests.hostile"], cwd=ROOT, capture_output=True, text=True, timeout=600,
         preexec_fn=_cap, check=False,
@@ -36,6 +36,21 @@ def answers() -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr[-3000:]
     reports = [json.loads(line) for line in proc.stdout.splitlines()]
     return {r["id"]: r for r in reports}
+
+
+@pytest.fixture(scope="session")
+def answers(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Any]:
+    """The corpus answered once per test session: under xdist the first worker to ask answers it
+    into the session's shared folder, under a lock, and the others read that."""
+    if worker_id == "master":
+        return _answer_corpus()
+    shared = tmp_path_factory.getbasetemp().parent  # this session's folder, common to its workers
+    done = shared / "hostile-answers.json"
+    with open(shared / "hostile-answers.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            done.write_text(json.dumps(_answer_corpus()))
+    return json.loads(done.read_text())
 
 
 def test_the_corpus_covers_every_class_the_issue_names() -> None:
@@ -51,7 +66,7 @@ def test_the_corpus_covers_every_class_the_issue_names() -> None:
         assert needed in ids, needed
 
 
-@pytest.mark.xdist_group("hostile")  # one worker answers the whole corpus once (make test: --dist loadgroup)
+@pytest.mark.xdist_group(name="hostile")  # one worker answers the whole corpus once (make test: --dist loadgroup)
 @pytest.mark.parametrize("case_id", sorted(CASES))
 def test_hostile_input_is_answered_safely(answers: dict[str, Any], case_id: str) -> None:
     case: Case = CASES[case_id]
