@@ -1,10 +1,11 @@
-"""Latency percentiles in bounded memory: DDSketch (mergeable, relative-error guarantee), fed in batches.
+"""Latency percentiles in bounded memory: DDSketch's logarithmic buckets (mergeable, relative-error
+guarantee), counted in batches.
 
 Why batches: ``DDSketch.add`` costs about half a microsecond per value, an eighth of our whole
-per-request budget. :func:`keys` computes the sketch's own bucket key for a whole array with
-numpy (the same formula as ``LogarithmicMapping.key``, checked by a test), and each distinct key
-is then added once with its count, at a value the mapping sends back to that key. The sketch
-keeps DDSketch's guarantee: every quantile within 0.5% of the exact one.
+per-request budget. :func:`keys` computes DDSketch's own bucket key for a whole array with numpy
+(the same formula as ddsketch's ``LogarithmicMapping.key``, checked by a test), and a batch's keys
+are counted with one ``bincount`` into a dense array of counts per key, as DDSketch's dense store
+keeps them. The guarantee is DDSketch's: every quantile within 0.5% of the exact one.
 
 Why interpolate: DDSketch answers with one representative value per bucket, so replications of a
 run often give the very same p99 and a confidence interval of width 0 that misses the truth. A
@@ -16,7 +17,6 @@ wide as the promised accuracy, so any value within its bucket keeps the promise.
 from __future__ import annotations
 
 import numpy as np
-from ddsketch import DDSketch
 from ddsketch.mapping import LogarithmicMapping
 
 ACCURACY = 0.005
@@ -37,16 +37,36 @@ def keys(values: np.ndarray) -> np.ndarray:
 
 
 class LatencySketch:
-    """Quantiles of durations (seconds) within 0.5% relative error, mergeable."""
+    """Quantiles of durations (seconds) within 0.5% relative error, mergeable.
 
-    __slots__ = ("count", "maximum", "minimum", "sketch", "total")
+    The counts per DDSketch key are kept in one numpy array (the key's offset from ``low``): a batch
+    is folded in with one ``bincount`` instead of one ``DDSketch.add`` per distinct key, which
+    costs about half a microsecond each and, with buckets half as wide, would be most of the batch.
+    """
+
+    __slots__ = ("bins", "count", "low", "maximum", "minimum", "total", "zeros")
 
     def __init__(self) -> None:
-        self.sketch = DDSketch(relative_accuracy=ACCURACY / 2)
+        self.bins = np.zeros(0, dtype=np.int64)  # counts of keys low, low + 1, ...
+        self.low = 0
+        self.zeros = 0  # values the mapping treats as 0
         self.total = 0.0
         self.count = 0
         self.maximum = 0.0
         self.minimum = float("inf")
+
+    def _fold(self, low: int, counts: np.ndarray) -> None:
+        """Add ``counts`` of keys ``low``, ``low + 1``, ... to the bins (widening them if needed)."""
+        if not self.bins.size:
+            self.bins, self.low = counts.astype(np.int64, copy=True), low
+            return
+        new_low = min(self.low, low)
+        new_high = max(self.low + self.bins.size, low + counts.size)
+        if new_low != self.low or new_high != self.low + self.bins.size:
+            wider = np.zeros(new_high - new_low, dtype=np.int64)
+            wider[self.low - new_low : self.low - new_low + self.bins.size] = self.bins
+            self.bins, self.low = wider, new_low
+        self.bins[low - self.low : low - self.low + counts.size] += counts
 
     def add_many(self, values: np.ndarray, value_keys: np.ndarray | None = None) -> None:
         """Add a batch of durations in seconds (``value_keys``: their :func:`keys`, if known)."""
@@ -58,27 +78,22 @@ class LatencySketch:
         self.minimum = min(self.minimum, float(values.min()))
         if value_keys is None:
             value_keys = keys(values)
-        distinct, counts = np.unique(value_keys, return_counts=True)
-        add = self.sketch.add
-        value = MAPPING.value
-        for key, n in zip(distinct.tolist(), counts.tolist(), strict=True):
-            add(0.0 if key == ZERO_KEY else value(key), n)
+        held = value_keys[value_keys != ZERO_KEY]
+        self.zeros += int(value_keys.size - held.size)
+        if held.size:
+            low = int(held.min())
+            self._fold(low, np.bincount(held - low))
 
     def merge(self, other: LatencySketch) -> None:
         """Fold another sketch into this one."""
         if other.count:
-            self.sketch.merge(other.sketch)
+            if other.bins.size:
+                self._fold(other.low, other.bins)
+            self.zeros += other.zeros
             self.total += other.total
             self.count += other.count
             self.maximum = max(self.maximum, other.maximum)
             self.minimum = min(self.minimum, other.minimum)
-
-    def buckets(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """(keys in order, their counts, the count of zeros) held by the sketch."""
-        store = self.sketch._store  # ddsketch's dense store: bins[i] counts key offset + i
-        bins = np.asarray(store.bins, dtype=float)
-        held = np.flatnonzero(bins)
-        return (held + store.offset).astype(np.int64), bins[held], float(self.sketch._zero_count)
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile in seconds (None when empty); ``quantile(1)`` is the exact maximum.
@@ -97,6 +112,11 @@ class LatencySketch:
     @property
     def mean(self) -> float | None:
         return self.total / self.count if self.count else None
+
+    def buckets(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(keys in order, their counts, the count of zeros) held by the sketch."""
+        held = np.flatnonzero(self.bins)
+        return (held + self.low).astype(np.int64), self.bins[held].astype(float), float(self.zeros)
 
 
 def quantile(bucket_keys: np.ndarray, cumulative: np.ndarray, zero: float, count: float, q: float) -> float:
