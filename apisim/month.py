@@ -322,12 +322,10 @@ class WeightedSketch:
         return self.total / self.count if self.count else None
 
     def quantile(self, q: float) -> float | None:
+        """The q-quantile in seconds of the mixture (None when empty), by the rule of one sketch."""
         if not self.count:
             return None
-        if q >= 1.0:
-            return self.maximum
-        value = sketch_quantile(self._keys, self._cum, self._zero, self.count, q)
-        return min(self.maximum, max(self.minimum, value))
+        return sketch_quantile(self._keys, self._cum, self._zero, self.count, q, self.minimum, self.maximum)
 
 
 def whole(values: np.ndarray) -> np.ndarray:

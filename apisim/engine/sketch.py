@@ -9,12 +9,16 @@ keeps them. The guarantee is DDSketch's: every quantile within 0.5% of the exact
 
 Why interpolate: DDSketch answers with one representative value per bucket, so replications of a
 run often give the very same p99 and a confidence interval of width 0 that misses the truth. A
-quantile is read instead at its rank's place within its bucket (in log space, the bucket's values
-taken as evenly spread), which varies continuously with the data; the buckets are made half as
-wide as the promised accuracy, so any value within its bucket keeps the promise.
+quantile is read instead as numpy's default (linear) rule reads sorted data, each sorted value
+taken at its place within its bucket (in log space, the bucket's values taken as evenly spread):
+it varies continuously with the data and has no bias against the exact order statistics. The
+buckets are made half as wide as the promised accuracy, so any value within its bucket keeps the
+promise.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from ddsketch.mapping import LogarithmicMapping
@@ -98,16 +102,13 @@ class LatencySketch:
     def quantile(self, q: float) -> float | None:
         """The q-quantile in seconds (None when empty); ``quantile(1)`` is the exact maximum.
 
-        Read within its bucket (see the module docstring) and kept within the exact minimum and
-        maximum: no percentile above ``max``.
+        Read by numpy's linear rule within the buckets (see :func:`quantile`) and kept within the
+        exact minimum and maximum: no percentile above ``max``.
         """
         if not self.count:
             return None
-        if q >= 1.0:
-            return self.maximum
         bucket_keys, counts, zero = self.buckets()
-        value = quantile(bucket_keys, np.cumsum(counts), zero, self.count, q)
-        return min(self.maximum, max(self.minimum, value))
+        return quantile(bucket_keys, np.cumsum(counts), zero, self.count, q, self.minimum, self.maximum)
 
     @property
     def mean(self) -> float | None:
@@ -119,13 +120,44 @@ class LatencySketch:
         return (held + self.low).astype(np.int64), self.bins[held].astype(float), float(self.zeros)
 
 
-def quantile(bucket_keys: np.ndarray, cumulative: np.ndarray, zero: float, count: float, q: float) -> float:
+def quantile(
+    bucket_keys: np.ndarray,
+    cumulative: np.ndarray,
+    zero: float,
+    count: float,
+    q: float,
+    minimum: float,
+    maximum: float,
+) -> float:
     """The q-quantile of values held as bucket counts (``cumulative``: running counts after
-    ``zero`` zeros), at rank q·(count − 1) as DDSketch ranks them, read at the rank's place within
-    its bucket: the bucket's c values are taken to sit at the middles of c equal steps of its
-    logarithmic width. Counts may be fractional (weighted mixtures)."""
+    ``zero`` zeros) by numpy's default (linear) rule: rank h = q·(count − 1) in the sorted values,
+    the value at rank ⌊h⌋ plus the fraction of h of the way to the next one. Each sorted value is
+    read at its place within its bucket: a bucket's c values are taken to sit at the middles of c
+    equal steps of its logarithmic width. Counts may be fractional (weighted mixtures).
+
+    Why the step to the next value: in a tail, neighbouring values lie several buckets apart (at
+    the p99 of 4,000 exponential values, 0.5% apart in 0.25% buckets), so a rank read only within
+    its own bucket would sit near the lower value, on average half a gap below the exact order
+    statistic, and would answer the same for many data sets.
+
+    ``minimum`` and ``maximum`` are the data's exact ones: ``q`` 1 answers the maximum, and no
+    answer lies outside them.
+    """
+    if q >= 1.0:
+        return maximum
     rank = q * (count - 1.0)
-    if rank < zero or not bucket_keys.size:
+    if not bucket_keys.size:
+        return 0.0
+    low = math.floor(rank)
+    value = _sorted_value(bucket_keys, cumulative, zero, low)
+    if rank > low and low + 1.0 <= count - 1.0:
+        value += (rank - low) * (_sorted_value(bucket_keys, cumulative, zero, low + 1) - value)
+    return min(maximum, max(minimum, value))
+
+
+def _sorted_value(bucket_keys: np.ndarray, cumulative: np.ndarray, zero: float, rank: float) -> float:
+    """The value of rank ``rank`` (0: the least) in the sorted values, read within its bucket."""
+    if rank < zero:
         return 0.0
     i = min(int(np.searchsorted(cumulative + zero, rank, side="right")), bucket_keys.size - 1)
     before = zero + (float(cumulative[i - 1]) if i else 0.0)
