@@ -501,9 +501,10 @@ def plan(
             cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict", "failed", "uncertain",
                     "settle_replications"]  # fmt: skip
             console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
-            if len(near) and near_replications > replications:
+            # Under halving, a near point screened out early got them even when --replications is more.
+            if len(near) and (near_replications > replications or search == "halving"):
                 console.print(
-                    f"{len(near)} point(s) within {studies.NEAR_BOUND:.0%} of an SLO's bound got "
+                    f"{len(near)} point(s) within {studies.NEAR_BOUND:.0%} of an SLO's bound got at least "
                     f"{near_replications} replications each (--near-replications)",
                     highlight=False,
                 )

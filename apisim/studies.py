@@ -363,7 +363,8 @@ def plan(
 
     A point whose figure lies within ``near`` (relative, default 5%) of an SLO's bound after its
     replications gets more, up to ``near_replications`` (default 3): a verdict that close should
-    not rest on one run. Column ``near_bound`` names the objectives that asked for them.
+    not rest on one run. Column ``near_bound`` names the objectives that asked for them. Under
+    ``search="halving"`` this holds for points screened out early too.
 
     ``search="halving"`` (for large grids with several replications) is successive halving:
     every point first gets one replication; each round keeps the better half (feasible and
@@ -378,13 +379,11 @@ def plan(
     objectives = [s if isinstance(s, Slo) else Slo.parse(s) for s in slos]
     paths = list(vary)
     points = grid_points(_as_scenario(scenario, force), vary, replications=replications, force=force)
+    settle = (near_replications, (seed, workers, dask, progress, force))
     if search == "grid" or replications == 1:
         rows, _ = _rows(points, replications, seed, workers, dask, progress, force)
-        table = _judge(pd.DataFrame(rows), paths, objectives)
-        return _settle_near_bounds(
-            table, rows, points, paths, objectives, replications, near, near_replications,
-            (seed, workers, dask, progress, force),
-        )  # fmt: skip
+        frame = pd.DataFrame(rows)
+        return _settle_near_bounds(_judge(frame, paths, objectives), frame, points, paths, objectives, near, *settle)
     alive = list(range(len(points)))
     done = 0
     frames = []
@@ -393,8 +392,11 @@ def plan(
         rows, _ = _rows([points[i] for i in alive], range(done, target), seed, workers, dask, progress, force)
         frames.append(pd.DataFrame(rows))
         done = target
-        table = _judge(pd.concat(frames, ignore_index=True), paths, objectives)
+        frame = pd.concat(frames, ignore_index=True)
+        table = _judge(frame, paths, objectives)
         if done >= replications:
+            # Screened-out points too: a verdict within `near` of a bound should not rest on one run.
+            table = _settle_near_bounds(table, frame, points, paths, objectives, near, *settle)
             # Only points that got every replication can be the plan.
             screened = table["replications"] < replications
             table["screened_out"] = screened
@@ -424,24 +426,30 @@ def _near(row: Any, objectives: Sequence[Slo], near: float) -> list[str]:
 
 def _settle_near_bounds(
     table: pd.DataFrame,
-    rows: list[dict[str, Any]],
+    rows: pd.DataFrame,
     points: Sequence[tuple[dict[str, Any], Scenario]],
     paths: list[str],
     objectives: Sequence[Slo],
-    done: int,
     near: float,
     wanted: int,
     run: tuple[Any, ...],
 ) -> pd.DataFrame:
-    """More replications for the points within ``near`` of a bound, then the plan judged again."""
+    """Up to ``wanted`` replications for the points within ``near`` of a bound (each from the
+    replications it has: successive halving leaves them unequal), then the plan judged again."""
     import pandas as pd
 
-    asked = {tuple(r[p] for p in paths): _near(r, objectives, near) for _, r in table.iterrows()}
-    closer = [pt for pt in points if asked.get(tuple(pt[0][p] for p in paths)) and done < wanted]
-    if closer:
-        extra, _ = _rows(closer, range(done, wanted), *run)
-        table = _judge(pd.DataFrame([*rows, *extra]), paths, objectives)
-    table["near_bound"] = ["; ".join(asked.get(tuple(r[p] for p in paths), [])) for _, r in table.iterrows()]
+    def key(values: Any) -> tuple[Any, ...]:
+        return tuple(values[p] for p in paths)
+
+    asked = {key(r): _near(r, objectives, near) for _, r in table.iterrows()}
+    have = {key(r): int(r["replications"]) for _, r in table.iterrows()}
+    extra: list[dict[str, Any]] = []
+    for start in sorted({n for k, n in have.items() if asked[k] and n < wanted}):
+        closer = [pt for pt in points if asked.get(key(pt[0])) and have[key(pt[0])] == start]
+        extra += _rows(closer, range(start, wanted), *run)[0]
+    if extra:
+        table = _judge(pd.concat([rows, pd.DataFrame(extra)], ignore_index=True), paths, objectives)
+    table["near_bound"] = ["; ".join(asked.get(key(r), [])) for _, r in table.iterrows()]
     return table
 
 

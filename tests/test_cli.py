@@ -123,6 +123,35 @@ def test_replications_json_gives_means_and_intervals() -> None:
     assert len(doc["rows"]) == 3 and doc["summary"]["cache_hit_ratio"]["mean"] is None
 
 
+def test_replications_give_a_percentile_interval_wider_than_zero() -> None:
+    # The sketch's buckets once made replications agree on p99 to 4 decimals: a 95% CI of 0.0.
+    args = ["run", "scenarios/00-hello.yaml", "--replications", "4", "--workers", "1", "--basis", "window",
+            "--duration", "40s", "--warmup", "10s"]  # fmt: skip
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert len({row["p99_ms"] for row in doc["rows"]}) == 4
+    assert all(doc["summary"][f"{p}_ms"]["ci95"] > 0 for p in ("p50", "p90", "p95", "p99", "p999"))
+    table = runner.invoke(app, args).stdout
+    p99 = next(line for line in table.splitlines() if "p99_ms" in line)
+    assert float(p99.split("│")[-2]) > 0, p99
+
+
+def test_plan_says_which_points_near_a_bound_got_more_replications(tmp_path: Path) -> None:
+    # 1,024 MB: p99 exactly 100 ms, within 5% of 105 ms; 512 MB (200 ms) is not.
+    import yaml
+
+    from tests.test_studies import memory_design
+
+    (tmp_path / "memory.yaml").write_text(yaml.safe_dump(memory_design()))
+    args = ["plan", str(tmp_path / "memory.yaml"), "--vary", "functions.f.memory_mb=512,1024", "--slo", "p99<105ms"]
+    r = runner.invoke(app, [*args, "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.stdout.split())  # the console wraps long lines
+    assert "1 point(s) within 5% of an SLO's bound got at least 3 replications each (--near-replications)" in said
+    points = {p["functions.f.memory_mb"]: p for p in json.loads(runner.invoke(app, [*args, "--json"]).stdout)["points"]}
+    assert (points[1024]["replications"], points[1024]["near_bound"]) == (3, "p99<105ms")
+    assert (points[512]["replications"], points[512]["near_bound"]) == (1, "")
+
+
 def test_plan_json_names_the_winner_and_exit_code_1_when_nothing_fits() -> None:
     args = ["plan", "scenarios/09-spiky.yaml", "--vary", "functions.api.provisioned_concurrency=0,50", "--json"]
     r = runner.invoke(app, [*args, "--slo", "p99<650ms"])  # the month's p99: about 690 ms without, 610 with
