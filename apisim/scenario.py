@@ -525,6 +525,13 @@ class Account(Strict):
         description="concurrency AWS keeps unreserved",
     )
     scaling_rate: ScalingRate = Field(default_factory=ScalingRate)
+    invoke_rate_burst: Seconds = Field(
+        float(defaults.value("lambda_invoke_rate_burst_s", "value")),
+        gt=0,
+        le=3600.0,
+        description="burst of each Lambda invoke rate limit (10 × a concurrency, per second), in seconds of its rate "
+        "(an estimate: AWS gives none)",
+    )
 
 
 class Function(Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -108,32 +109,136 @@ def shifted_exponential(requests: int, overhead_s: float = 0.005, mean_s: float 
     return sc, (overhead_s + mean_s * math.log(100.0)) * 1000.0
 
 
-def test_invokes_are_capped_at_ten_times_the_concurrency_available() -> None:
-    # AWS Compute blog (2023-07-07): the invoke TPS limit is 10 × the concurrency limit, so a 1 ms
-    # function with reserved concurrency 5 gets 50 invokes/s, never 5 busy at once. A token bucket
-    # (burst: one second of the rate, an estimate) decides each of 100 requests/s, checked here
-    # against exact rational arithmetic.
-    from fractions import Fraction
+class Bucket:
+    """AWS's token bucket in exact rational arithmetic (capacity ``burst``, ``rate`` tokens/s, starts full)."""
 
-    rate, seconds, reserved = 100, 10, 5
-    sc = validate_scenario(
+    def __init__(self, rate: Fraction, burst: Fraction) -> None:
+        self.rate, self.burst, self.tokens, self.last = rate, burst, burst, Fraction(0)
+
+    def take(self, now: Fraction) -> bool:
+        self.tokens, self.last = min(self.burst, self.tokens + (now - self.last) * self.rate), now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def client(name: str, route: str, rate: float, process: str = "constant", start: float = 0.0) -> dict[str, Any]:
+    arrival = {"process": process, "rate": rate, **({"start": start} if start else {})}
+    return {"name": name, "arrival": arrival, "routes": {route: 1.0}}
+
+
+def one_route(
+    name: str, function: dict[str, Any], clients: list[dict[str, Any]], seconds: float, **account: Any
+) -> Any:
+    routes = sorted({r for c in clients for r in c["routes"]})
+    return validate_scenario(
         {
-            "name": "short-function",
+            "name": name,
             "simulation": {"basis": "window", "duration": seconds, "warmup": 0},
-            "api": {"type": "http",
-                    "routes": [{"route": "GET /f", "integration": {"type": "lambda", "function": "f"}}]},
-            "functions": {"f": {"duration_ms": 1, "cold_start_ms": 0, "reserved_concurrency": reserved}},
-            "clients": [{"name": "c", "arrival": {"process": "constant", "rate": rate}}],
+            "api": {"type": "http", "routes": [
+                {"route": r, "integration": {"type": "lambda", "function": function["of"][r]}} for r in routes]},
+            "functions": function["functions"],
+            "account": account,
+            "clients": clients,
         }
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("burst_s", [None, 0.25])
+def test_invokes_are_capped_at_ten_times_the_concurrency_available(burst_s: float | None) -> None:
+    # AWS (Lambda developer guide, "Understanding concurrency and requests per second"): a requests
+    # per second limit of 10 × the concurrency quota, at the function level too. So a 1 ms function
+    # with reserved concurrency 5 gets 50 invokes/s, never 5 busy at once. A token bucket whose
+    # burst (seconds of the rate) is an estimate decides each of 100 requests/s, checked here against
+    # exact rational arithmetic, for the default burst and a shorter one.
+    rate, seconds, reserved = 100, 10, 5
+    account = {} if burst_s is None else {"invoke_rate_burst": burst_s}
+    sc = one_route(
+        "short-function",
+        {"of": {"GET /f": "f"},
+         "functions": {"f": {"duration_ms": 1, "cold_start_ms": 0, "reserved_concurrency": reserved}}},
+        [client("c", "GET /f", rate)],
+        seconds,
+        **account,
+    )  # fmt: skip
     s = simulate(sc, seed=1).summary
-    refill, burst = Fraction(10 * reserved), Fraction(10 * reserved)
-    tokens, last, admitted = burst, Fraction(0), 0
-    for k in range(rate * seconds):
-        now = Fraction(k, rate)
-        tokens, last = min(burst, tokens + (now - last) * refill), now
-        if tokens >= 1:
-            tokens, admitted = tokens - 1, admitted + 1
+    per = Fraction(10 * reserved)
+    bucket = Bucket(per, per * Fraction(1 if burst_s is None else burst_s))
+    admitted = sum(bucket.take(Fraction(k, rate)) for k in range(rate * seconds))
     causes = s["functions"]["f"]["throttles_by_cause"]
     assert causes == {"concurrency": 0, "scaling_rate": 0, "invoke_rate": rate * seconds - admitted}
     assert s["requests"]["by_outcome"]["backend_throttled"] == rate * seconds - admitted
+    # By hand: the bucket binds from the start, so it admits ⌊burst + refill × last arrival⌋.
+    assert admitted == (549 if burst_s is None else 512)  # 50 + 50 × 9.99; 12.5 + 50 × 9.99
+
+
+def test_every_function_shares_the_account_invoke_rate() -> None:
+    # AWS: "Across all functions in your account, Lambda enforces a requests per second limit that's
+    # equal to 10 times your account concurrency", reserved functions included. Account 110: r
+    # (reserved 10, its own limit 100/s, which its 100/s never exceed) and u (unreserved, 2,000/s)
+    # share 1,100/s. Start times 1/2048 and 1/8192 s keep the streams from ties and let r arrive
+    # when the bucket may be empty; exact levels are whole numbers or far from them, so the engine's
+    # floats (compared with a 1e-9 slack) decide as the exact reference does.
+    seconds = 5
+    sc = one_route(
+        "shared-rate",
+        {"of": {"GET /r": "r", "GET /u": "u"},
+         "functions": {"r": {"duration_ms": 1, "cold_start_ms": 0, "reserved_concurrency": 10},
+                       "u": {"duration_ms": 1, "cold_start_ms": 0}}},
+        [client("cr", "GET /r", 100, start=1 / 2048), client("cu", "GET /u", 2000, start=1 / 8192)],
+        seconds,
+        lambda_concurrency=110,
+        unreserved_minimum=100,
+    )  # fmt: skip
+    s = simulate(sc, seed=1).summary
+    arrivals = [(Fraction(1, 2048) + Fraction(k, 100), "r") for k in range(100 * seconds)]
+    arrivals += [(Fraction(1, 8192) + Fraction(k, 2000), "u") for k in range(2000 * seconds)]
+    own, account = Bucket(Fraction(100), Fraction(100)), Bucket(Fraction(1100), Fraction(1100))
+    refused = {"r": 0, "u": 0}
+    for t, f in sorted(arrivals):
+        if not ((f == "u" or own.take(t)) and account.take(t)):
+            refused[f] += 1
+    assert (refused["r"], refused["u"]) == (390, 3511)  # by hand: 10,500 - ⌊1,100 + 1,100 × 4.9996⌋ = 3,901
+    for f in ("r", "u"):
+        causes = s["functions"][f]["throttles_by_cause"]
+        assert causes == {"concurrency": 0, "scaling_rate": 0, "invoke_rate": refused[f]}, f
+
+
+def test_provisioned_environments_spill_over_past_ten_times_their_count() -> None:
+    # AWS: "a function that has a provisioned concurrency allocation of 10 ... spills over into
+    # on-demand concurrency after 10 concurrency or 100 requests per second, whichever happens
+    # first." Provisioned 2 (20/s, burst one second of it) under 50 requests/s of a 1 ms function:
+    # the provisioned bucket decides which requests run on provisioned environments; the rest run
+    # on demand (one cold start, then a warm instance), and none is throttled.
+    rate, seconds = 50, 10
+    sc = one_route(
+        "provisioned-rate",
+        {"of": {"GET /f": "f"},
+         "functions": {"f": {"duration_ms": 1, "cold_start_ms": 0, "provisioned_concurrency": 2}}},
+        [client("c", "GET /f", rate)],
+        seconds,
+    )  # fmt: skip
+    res = simulate(sc, seed=1)
+    bucket = Bucket(Fraction(20), Fraction(20))
+    on_provisioned = sum(bucket.take(Fraction(k, rate)) for k in range(rate * seconds))
+    assert on_provisioned == 219  # by hand: ⌊20 + 20 × 9.98⌋
+    stats = res.log.functions["f"].stats
+    assert stats.provisioned_invocations == on_provisioned
+    assert stats.invocations == rate * seconds and stats.throttles == 0
+    assert stats.cold_starts == 1  # the first spill-over; its instance is reused every 20 ms after
+
+
+def test_provisioned_beyond_a_default_account_is_a_located_error() -> None:
+    # The issue's case: 2,000 provisioned in a 1,000-concurrency account is refused, not billed.
+    fn = {"duration_ms": 100, "provisioned_concurrency": 2000}
+    with pytest.raises(ScenarioError) as caught:
+        one_route("too-much", {"of": {"GET /f": "f"}, "functions": {"f": fn}},
+                  [client("c", "GET /f", 1, "poisson")], 60)  # fmt: skip
+    assert "functions: reserved plus provisioned concurrency adds up to 2000, but at most 900 may be committed" in str(
+        caught.value
+    )
+    fn = {"duration_ms": 100, "provisioned_concurrency": 30, "reserved_concurrency": 20}
+    with pytest.raises(ScenarioError, match=r"functions\.f: provisioned_concurrency \(30\) cannot exceed reserved"):
+        one_route("over-reserved", {"of": {"GET /f": "f"}, "functions": {"f": fn}},
+                  [client("c", "GET /f", 1, "poisson")], 60)  # fmt: skip

@@ -111,12 +111,18 @@ class Builder:
             TokenBucket(throttle.rate, throttle.burst), AccountPool(sc.account.lambda_concurrency - committed)
         )
         scaling = sc.account.scaling_rate
-        per, burst_s = (float(defaults.value("lambda_invoke_rate", k)) for k in ("per_concurrency", "burst_seconds"))
+        per = float(defaults.value("lambda_invoke_rate", "per_concurrency"))
+        burst_s = sc.account.invoke_rate_burst
 
         def invoke_rate(concurrency: int) -> TokenBucket:
-            return TokenBucket(per * concurrency, per * concurrency * burst_s)
+            # AWS gives the rate, not the burst (an estimate); a bucket holds at least the one token
+            # a request needs, or a short estimate would refuse everything.
+            return TokenBucket(per * concurrency, max(1.0, per * concurrency * burst_s))
 
-        shared_rate = invoke_rate(sc.account.lambda_concurrency)  # every unreserved function's invokes
+        # AWS: "Across all functions in your account, Lambda enforces a requests per second limit
+        # that's equal to 10 times your account concurrency", and each function's reservation and
+        # provisioned concurrency have their own.
+        account_rate = invoke_rate(sc.account.lambda_concurrency)
         for name in sorted(sc.functions):
             f = sc.functions[name]
             prefix = f"function/{name}/"
@@ -135,7 +141,10 @@ class Builder:
                 account=None if f.reserved_concurrency is not None else account.unreserved,
                 init_billed=f.init_billed,
                 init_limit=float(defaults.value("lambda_init_limit_s", "value")),
-                invoke_rate=shared_rate if f.reserved_concurrency is None else invoke_rate(f.reserved_concurrency),
+                # Reserved 0 refuses every request by concurrency: no rate bucket to blame instead.
+                invoke_rate=invoke_rate(f.reserved_concurrency) if f.reserved_concurrency else None,
+                account_rate=account_rate,
+                provisioned_rate=invoke_rate(f.provisioned_concurrency) if f.provisioned_concurrency else None,
                 busy=self.level(),
                 live=self.level(),
             )

@@ -32,7 +32,7 @@ class FunctionStats:
     cold_starts: int = 0
     throttles: int = 0
     throttles_scaling: int = 0  # of which: no new instance allowed yet by the scaling rate
-    throttles_rate: int = 0  # of which: over the invoke rate limit (10 × the concurrency available)
+    throttles_rate: int = 0  # of which: over an invoke rate limit (the function's or the account's)
     errors: int = 0
     billed_ms_on_demand: int = 0
     billed_ms_provisioned: int = 0
@@ -86,6 +86,8 @@ class FunctionPool:
         live: LevelLog,
         init_limit: float = math.inf,
         invoke_rate: TokenBucket | None = None,
+        account_rate: TokenBucket | None = None,
+        provisioned_rate: TokenBucket | None = None,
     ) -> None:
         self.name = name
         self.memory_mb = memory_mb
@@ -101,7 +103,9 @@ class FunctionPool:
         self._account = account
         self._init_billed = init_billed
         self._init_limit = init_limit
-        self._invoke_rate = invoke_rate
+        self._invoke_rate = invoke_rate  # 10 × reserved concurrency; None without a reservation
+        self._account_rate = account_rate  # 10 × the account's concurrency, shared by every function
+        self._provisioned_rate = provisioned_rate  # 10 × provisioned concurrency; past it, on-demand
         self.busy_log = busy
         self.live_log = live
         self.stats = FunctionStats()
@@ -138,12 +142,15 @@ class FunctionPool:
     def invoke(self, now: float, counted: bool) -> Invocation | None:
         """Start an invocation at ``now``; None if it is throttled.
 
-        Caps apply in AWS's order: the invoke rate limit (a request refused later still spent its
-        token), reserved concurrency, then the account's unreserved pool (which
-        an unreserved function's idle provisioned environment does not need: it was taken out of
-        the pool when it was configured), then (only for a new instance) the per-function scaling
-        rate. ``counted``: whether the attempt that caused it arrived after warm-up (one warm-up
-        rule for every count).
+        Caps apply in AWS's order: the invoke rate limits, the function's (10 × its reserved
+        concurrency) then the account's (10 × the account's concurrency, every function's requests;
+        a request refused later still spent its tokens), reserved concurrency, then the account's
+        unreserved pool (which an unreserved function's idle provisioned environment does not need:
+        it was taken out of the pool when it was configured), then (only for a new instance) the
+        per-function scaling rate. An idle provisioned environment serves the request only while the
+        provisioned rate (10 × provisioned concurrency) allows; past it the request spills over to
+        on-demand concurrency, as AWS documents. ``counted``: whether the attempt that caused it
+        arrived after warm-up (one warm-up rule for every count).
         """
         completions = self._completions
         provisioned_completions = self._provisioned_completions
@@ -152,14 +159,21 @@ class FunctionPool:
         stats = self.stats
         account = self._account
         invoke_rate = self._invoke_rate
-        if invoke_rate is not None and not invoke_rate.try_take(now):
+        account_rate = self._account_rate
+        if (invoke_rate is not None and not invoke_rate.try_take(now)) or (
+            account_rate is not None and not account_rate.try_take(now)
+        ):
             if counted:
                 stats.throttles += 1
                 stats.throttles_rate += 1
             return None
+        # The provisioned rate's token is asked for only when an environment is idle: it limits the
+        # requests provisioned environments serve, not the function's.
+        provisioned_rate = self._provisioned_rate
+        provisioned = self._provisioned_idle > 0 and (provisioned_rate is None or provisioned_rate.try_take(now))
         if self.reserved is not None:
             admitted = self.busy < self.reserved  # provisioned environments count towards the reservation
-        elif self._provisioned_idle:
+        elif provisioned:
             admitted = True  # a provisioned environment is the function's own, outside the shared pool
         else:
             admitted = account is None or account.busy < account.limit or account.has_room(now)
@@ -168,10 +182,8 @@ class FunctionPool:
                 stats.throttles += 1
             return None
         cold = False
-        provisioned = False
-        if self._provisioned_idle:
+        if provisioned:
             self._provisioned_idle -= 1
-            provisioned = True
         else:
             idle = self._idle
             while idle:
