@@ -117,6 +117,7 @@ def summarize(run: RunLog) -> dict[str, Any]:
             "max_concurrency": f.peak_busy,
             "mean_instances": f.mean_live,
             "provisioned_concurrency": f.provisioned,
+            "provisioned_invocations": s.provisioned_invocations,  # the rest ran on demand (spill-over)
             "billed_gb_seconds": (s.billed_ms_on_demand + s.billed_ms_provisioned) / 1000.0 * gb,
         }
     apis: dict[str, Any] = {}

@@ -225,6 +225,7 @@ def test_provisioned_environments_spill_over_past_ten_times_their_count() -> Non
     assert on_provisioned == 219  # by hand: ⌊20 + 20 × 9.98⌋
     stats = res.log.functions["f"].stats
     assert stats.provisioned_invocations == on_provisioned
+    assert res.summary["functions"]["f"]["provisioned_invocations"] == on_provisioned
     assert stats.invocations == rate * seconds and stats.throttles == 0
     assert stats.cold_starts == 1  # the first spill-over; its instance is reused every 20 ms after
 
