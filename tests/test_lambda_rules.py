@@ -205,29 +205,37 @@ def test_every_function_shares_the_account_invoke_rate() -> None:
         assert causes == {"concurrency": 0, "scaling_rate": 0, "invoke_rate": refused[f]}, f
 
 
-def test_provisioned_environments_spill_over_past_ten_times_their_count() -> None:
+@pytest.mark.parametrize("reserved", [None, 2])
+def test_provisioned_environments_spill_over_past_ten_times_their_count(reserved: int | None) -> None:
     # AWS: "a function that has a provisioned concurrency allocation of 10 ... spills over into
     # on-demand concurrency after 10 concurrency or 100 requests per second, whichever happens
     # first." Provisioned 2 (20/s, burst one second of it) under 50 requests/s of a 1 ms function:
     # the provisioned bucket decides which requests run on provisioned environments; the rest run
-    # on demand (one cold start, then a warm instance), and none is throttled.
+    # on demand (one cold start, then a warm instance). With a reservation of 2 there is no on-demand
+    # room ("If the amount of provisioned concurrency ... adds up to the function's reserved
+    # concurrency, then all invocations run on provisioned concurrency"): the rest are throttled.
     rate, seconds = 50, 10
+    fn = {"duration_ms": 1, "cold_start_ms": 0, "provisioned_concurrency": 2}
+    if reserved is not None:
+        fn["reserved_concurrency"] = reserved
     sc = one_route(
-        "provisioned-rate",
-        {"of": {"GET /f": "f"},
-         "functions": {"f": {"duration_ms": 1, "cold_start_ms": 0, "provisioned_concurrency": 2}}},
-        [client("c", "GET /f", rate)],
-        seconds,
-    )  # fmt: skip
+        "provisioned-rate", {"of": {"GET /f": "f"}, "functions": {"f": fn}}, [client("c", "GET /f", rate)], seconds
+    )
     res = simulate(sc, seed=1)
     bucket = Bucket(Fraction(20), Fraction(20))
     on_provisioned = sum(bucket.take(Fraction(k, rate)) for k in range(rate * seconds))
     assert on_provisioned == 219  # by hand: ⌊20 + 20 × 9.98⌋
+    rest = rate * seconds - on_provisioned
     stats = res.log.functions["f"].stats
     assert stats.provisioned_invocations == on_provisioned
     assert res.summary["functions"]["f"]["provisioned_invocations"] == on_provisioned
-    assert stats.invocations == rate * seconds and stats.throttles == 0
-    assert stats.cold_starts == 1  # the first spill-over; its instance is reused every 20 ms after
+    causes = res.summary["functions"]["f"]["throttles_by_cause"]
+    if reserved is None:
+        assert stats.invocations == rate * seconds and stats.throttles == 0
+        assert stats.cold_starts == 1  # the first spill-over; its instance is reused every 20 ms after
+    else:
+        assert stats.invocations == on_provisioned and stats.cold_starts == 0
+        assert causes == {"concurrency": 0, "scaling_rate": 0, "invoke_rate": rest}
 
 
 def test_provisioned_beyond_a_default_account_is_a_located_error() -> None:

@@ -172,7 +172,11 @@ class FunctionPool:
         provisioned_rate = self._provisioned_rate
         provisioned = self._provisioned_idle > 0 and (provisioned_rate is None or provisioned_rate.try_take(now))
         if self.reserved is not None:
-            admitted = self.busy < self.reserved  # provisioned environments count towards the reservation
+            # Provisioned concurrency counts towards the reservation: on-demand instances get the rest
+            # (none when the two are equal: AWS runs every invocation on provisioned concurrency).
+            admitted = provisioned or (
+                self.busy - self.provisioned + self._provisioned_idle < self.reserved - self.provisioned
+            )
         elif provisioned:
             admitted = True  # a provisioned environment is the function's own, outside the shared pool
         else:
@@ -180,6 +184,8 @@ class FunctionPool:
         if not admitted:
             if counted:
                 stats.throttles += 1
+                if self._provisioned_idle:
+                    stats.throttles_rate += 1  # an idle provisioned environment was there, past its rate
             return None
         cold = False
         if provisioned:
