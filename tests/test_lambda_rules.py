@@ -65,6 +65,8 @@ def test_provisioned_beyond_what_the_account_can_commit_is_a_located_error() -> 
         (9.0, 15.0, 9.0 + 0.1, Outcome.OK, 9_100),  # inside the limit: the usual cold start
         (12.0, 15.0, 10.0 + 12.0 + 0.1, Outcome.OK, 10_000 + 12_100),  # init again, inside the invocation
         (12.0, 5.0, 10.0 + 5.0, Outcome.ERROR, 10_000 + 5_000),  # ...where the function's timeout cuts it
+        # ...or the HTTP API's 30 s integration timeout answers first (504); the function runs on, billed
+        (25.0, 60.0, 30.0, Outcome.TIMEOUT, 10_000 + 25_100),
     ],
 )
 def test_an_init_past_ten_seconds_is_retried_inside_the_invocation(
