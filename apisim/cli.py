@@ -488,7 +488,7 @@ def plan(
             )
         if out is not None:
             write_plan(table, list(grid), out, overwrite=overwrite)
-        near = table[table["near_bound"] != ""] if "near_bound" in table else table.iloc[:0]
+        near = table[table["near_bound"] != ""]
         feasible = table[table["feasible"]]
         if json_out:
             doc = {

@@ -673,7 +673,8 @@ def warnings(sc: Scenario, d: Design) -> list[str]:
             out.append(
                 f"client {q.name}'s {q.keys} keys spend their {q.period.upper()} quota of {q.limit:,} "
                 f"({len(spent)} of {len(q.periods)} periods; first at {first}): about {refused:.1%} of its "
-                f"requests are refused with 429 Limit Exceeded and not billed"
+                f"requests are refused with 429 Limit Exceeded and not billed (in the month's counts, not in the "
+                "busiest window's timeline)"
             )
     return out
 
