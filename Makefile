@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/apisim run scenarios/default.yaml --out reports/default
 
-test: $(STAMP)
+# The report's browser test opens it in headless Chromium: Debian's package, installed here when missing
+# (as root, or through sudo). Set CHROMIUM to use another build.
+browser:
+	@command -v $${CHROMIUM:-chromium} >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the report's browser test"; \
+	  S=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m ruff check apisim tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 

@@ -7,6 +7,7 @@ gateway to the response leaving it, for every attempt answered.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -202,11 +203,15 @@ def timeseries(run: RunLog) -> pd.DataFrame:
 
 
 def latency_quantiles(run: RunLog, points: int = 999) -> pd.DataFrame:
-    """Answered attempts' latency at evenly spaced quantiles (for CDF plots; from the sketch)."""
+    """Answered attempts' latency at evenly spaced quantiles, plus 20 a decade beyond p99.9 as far as
+    the count reaches (a tail plot on log axes needs them; from the sketch)."""
     import pandas as pd
 
-    qs = np.linspace(0.0, 1.0, points + 2)[1:-1]
     sketch = run.tally.latency_all
+    qs = np.linspace(0.0, 1.0, points + 2)[1:-1]
+    deepest = min(math.log10(max(sketch.count, 1)), 7.0)  # no quantile finer than one attempt in the count
+    if deepest > 3.0:
+        qs = np.union1d(qs, 1.0 - np.logspace(-3.0, -deepest, int(20 * (deepest - 3.0)) + 1))
     values = [sketch.quantile(float(q)) for q in qs] if sketch.count else []
     return pd.DataFrame({"q": qs[: len(values)], "latency_ms": np.array(values, dtype=float) * 1000.0})
 

@@ -31,6 +31,21 @@ def latency_cdf(quantiles: pd.DataFrame, ax: Axes | None = None, label: str | No
     return ax
 
 
+def latency_tail(quantiles: pd.DataFrame, ax: Axes | None = None, label: str | None = None) -> Axes:
+    """Share of answered attempts slower than x, on log axes: the tail a CDF hides (p99 806 vs 622 ms shows)."""
+    ax = _axes(ax)
+    if len(quantiles):
+        ax.plot(quantiles["latency_ms"], 1.0 - quantiles["q"], label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("share slower than x")
+    ax.grid(True, which="both", alpha=0.3)
+    if label:
+        ax.legend()
+    return ax
+
+
 MOST_LINES = 8
 """Functions drawn in a concurrency figure: the busiest ones (more lines are unreadable, and slow to draw)."""
 
@@ -62,12 +77,13 @@ def concurrency(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def traffic(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Offered requests per second, and the 429s and 5xx among them."""
+    """Offered requests per second, and the 429s and 5xx among them (each only when not zero throughout)."""
     ax = _axes(ax)
     w = float(timeseries["t"].iloc[1] - timeseries["t"].iloc[0]) if len(timeseries) > 1 else 1.0
     ax.step(timeseries["t"], timeseries["offered"] / w, where="post", label="offered")
-    ax.step(timeseries["t"], timeseries["status_429"] / w, where="post", label="429")
-    ax.step(timeseries["t"], timeseries["status_5xx"] / w, where="post", label="5xx")
+    for col, name in (("status_429", "429"), ("status_5xx", "5xx")):
+        if timeseries[col].any():
+            ax.step(timeseries["t"], timeseries[col] / w, where="post", label=name)
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("requests / s")
     ax.grid(True, alpha=0.3)
@@ -140,21 +156,32 @@ def metric_vs(rows: pd.DataFrame, x: str, metric: str, ax: Axes | None = None, h
     return ax
 
 
-def pareto(table: pd.DataFrame, ax: Axes | None = None, x: str = "p99_ms", y: str = "cost_usd") -> Axes:
-    """Cost against p99 for every point; the Pareto front (nothing both cheaper and faster) marked."""
+def pareto(
+    table: pd.DataFrame,
+    ax: Axes | None = None,
+    x: str = "p99_ms",
+    y: str = "cost_usd",
+    label: str | None = None,
+    x_limit: float | None = None,
+) -> Axes:
+    """Cost against p99 for every point; the Pareto front (nothing both cheaper and faster) marked.
+
+    ``label``: a column naming each point (its design); ``x_limit``: the SLO on ``x``, drawn as a line.
+    """
+    from apisim.charts import pareto_front
+
     ax = _axes(ax)
-    pts = table[[x, y]].dropna()
+    pts = table.dropna(subset=[x, y])
     ax.scatter(pts[x], pts[y], color="0.6", label="design points")
-    order = pts.sort_values([x, y])
-    front, best = [], float("inf")
-    for _, row in order.iterrows():
-        if row[y] < best:
-            front.append(row)
-            best = row[y]
-    if front:
-        f = pd.DataFrame(front)
-        ax.step(f[x], f[y], where="post", color="C3", label="Pareto front")
-        ax.scatter(f[x], f[y], color="C3")
+    if label is not None and label in pts:
+        for name, px, py in zip(pts[label].astype(str), pts[x], pts[y], strict=True):
+            ax.annotate(name, (px, py), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+    front = pts.iloc[pareto_front(pts[x].tolist(), pts[y].tolist())]
+    if len(front):
+        ax.step(front[x], front[y], where="post", color="C3", label="Pareto front")
+        ax.scatter(front[x], front[y], color="C3")
+    if x_limit is not None:
+        ax.axvline(x_limit, color="C2", linestyle="--", label=f"SLO {x} < {x_limit:g}")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.grid(True, alpha=0.3)

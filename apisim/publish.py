@@ -28,13 +28,13 @@ def comparison_figures(result: Comparison, folder: Path) -> list[str]:
     """The comparison's figures as PNG files in ``folder``; returns their names."""
     from apisim import plots
 
-    def cdf(results: dict, ax: Any) -> Any:
+    def tail(results: dict, ax: Any) -> Any:
         for name, res in results.items():
-            plots.latency_cdf(res.latency_quantiles, ax=ax, label=name)
+            plots.latency_tail(res.latency_quantiles, ax=ax, label=name)
         return ax
 
     figures = {
-        "latency_cdf.png": (cdf, result.results, "latency CDF (all answered attempts)"),
+        "latency_tail.png": (tail, result.results, "latency tail (share of answered attempts slower than x)"),
         "outcomes.png": (plots.outcome_mix, result.results, "outcome mix"),
         "cost.png": (plots.cost_items, result.table, "monthly cost by line item"),
         "concurrency.png": (plots.concurrency_overlay, result.results, "busy instances over time"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,10 @@ from apisim.experiment import run_many
 from apisim.headline import HEADLINE
 from apisim.loading import is_comparisons, load, read_comparisons, read_document
 from apisim.output import point_latest, preflight_root, publish_new, safe_name, stamp
-from apisim.pages import Page, fmt, scenario_section
+from apisim.pages import Card, Page, fmt, scenario_section
 from apisim.problems import Problem, ScenarioError
 from apisim.scenario import Scenario
+from apisim.slo import Slo
 from apisim.studies import unique_labels
 
 # ----------------------------------------------------------------------------------------------
@@ -85,19 +87,59 @@ class ReportOutcome:
     slo_uncertain: list[str] = field(default_factory=list)  # the 95% interval straddles the limit
 
 
+def p99_limit(scenarios: list[Scenario]) -> float | None:
+    """The tightest ``p99 <`` SLO among the designs, to draw on a Pareto chart (None: no such SLO)."""
+    limits = [
+        slo.limit for sc in scenarios for slo in map(Slo.parse, sc.slos) if slo.metric == "p99_ms" and slo.op in "<≤<="
+    ]
+    return min(limits) if limits else None
+
+
 def _comparison_section(page: Page, name: str, slug: str, cmp: Any) -> None:
-    """One comparison group's table, figures and CSV (files named by ``slug``, never by ``name``)."""
+    """One comparison group's table, charts, figures and CSV (files named by ``slug``, never by ``name``)."""
+    from apisim import charts
     from apisim.publish import comparison_figures
 
     cmp.table.to_csv(page.root / "data" / f"compare-{slug}.csv", index=False)
     folder = page.root / "figures" / f"compare-{slug}"
     folder.mkdir()
     names = comparison_figures(cmp, folder)
-    page.heading(f"Comparison: {name}")
-    page.para("Same seed for every design: the same arrivals.")
+    page.heading(f"Comparison: {name}", anchor=f"compare-{slug}")
+    page.para("Same seed for every design: the same arrivals. Changes are against the first design.", meta=True)
     designs = cmp.table["design"].tolist()
-    page.table(["figure", *designs], [[m, *(fmt(v) for v in cmp.table[m].tolist())] for m in HEADLINE])
-    page.figures([folder / n for n in names])
+    base = cmp.table.iloc[0]
+    rows = []
+    for m in HEADLINE:
+        values = cmp.table[m].tolist()
+        rows.append([m, fmt(values[0]), *(f"{fmt(v)} ({_change(base[m], v)})" for v in values[1:])])
+    page.table(["figure", *designs], rows)
+    results = cmp.results
+    p99 = [float(v) for v in cmp.table["p99_ms"]]
+    cost = [float(v) for v in cmp.table["cost_usd"]]
+    page.charts_grid(
+        [
+            charts.latency_tail({d: r.latency_quantiles for d, r in results.items()}),
+            charts.p99_by_design({d: r.timeseries for d, r in results.items()}),
+            charts.cost_by_design(cmp.table),
+            charts.pareto([str(d) for d in designs], p99, cost, p99_limit([r.scenario for r in results.values()])),
+            charts.outcomes_by_design({d: r.summary["requests"]["by_outcome"] for d, r in results.items()}),
+            charts.busy_by_design({d: r.timeseries for d, r in results.items()}),
+        ],
+        [folder / n for n in names],
+    )
+
+
+def _change(base: Any, value: Any) -> str:
+    """The change against the baseline, in percent (``–`` where either is missing or the base is zero)."""
+    try:
+        b, v = float(base), float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if math.isnan(b) or math.isnan(v):
+        return "–"
+    if b == 0:
+        return "±0%" if v == 0 else "new"
+    return f"{(v - b) / abs(b):+.1%}"
 
 
 def write_report(
@@ -161,26 +203,30 @@ def write_report(
     def fill(tmp: Path) -> None:
         (tmp / "figures").mkdir()
         (tmp / "data").mkdir()
-        body = Page(tmp)
-        overview = []
+        page = Page(tmp)
+        sections, compared = page.sub(), page.sub()
+        cards: list[Card] = []
         taken: set[str] = set()
         labels = unique_labels([sc.name for _, sc in scenarios])
+        if scenarios:
+            sections.heading("Scenarios", level=1, anchor="scenarios")
         for (path, sc), label, res in zip(scenarios, labels, results, strict=True):
             slug = safe_name(label, taken)
             source = f"{path} (sha256 {file_hash(sc)})"
-            data = tmp / "data" / slug
-            row = scenario_section(
-                body, label, sc, res, failures, source=source, data=data, figures=tmp / "figures", prefix=f"{slug}-",
-                uncertain=doubts,
+            card = scenario_section(
+                sections, label, sc, res, failures, source=source, data=tmp / "data" / slug, figures=tmp / "figures",
+                prefix=f"{slug}-", uncertain=doubts, anchor=f"s-{slug}",
             )  # fmt: skip
-            overview.append(row)
+            cards.append(card)
+        if comparisons:
+            compared.heading("Comparisons", level=1, anchor="comparisons")
         for name, cmp in comparisons.items():
-            _comparison_section(body, name, safe_name(name, taken), cmp)
-        page = Page(tmp)
+            _comparison_section(compared, name, safe_name(name, taken), cmp)
         page.heading(f"apisim report, {when:%Y-%m-%d %H:%M} UTC", level=1)
         page.para(
             f"apisim {__version__} · generated {when.isoformat(timespec='seconds')} · prices of "
-            f"{results[0].summary['prices_retrieved'] if results else '-'} (us-east-1)"
+            f"{results[0].summary['prices_retrieved'] if results else '-'} (us-east-1)",
+            meta=True,
         )
         for warning in duplicate_names(scenarios):
             page.para(f"Note: {warning}.")
@@ -188,11 +234,13 @@ def write_report(
             page.para("SLOs failed: " + "; ".join(failures), alert=True)
         if doubts:
             page.warning("SLOs uncertain (the 95% interval straddles the limit): " + "; ".join(doubts))
-        if overview:
-            page.heading("Overview")
-            page.table(["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month (95% CI)", "basis", "SLOs"], overview)
-        page.md += body.md
-        page.html += body.html
+        if cards:
+            page.heading("Overview", anchor="overview")
+            page.para("Each card: the month's bill, p99, 429 rate and cold-start ratio, with their 95% intervals "
+                      "where the month is estimated from windows; the SLO verdict; the basis.", meta=True)  # fmt: skip
+            page.cards(cards)
+        page.extend(compared)
+        page.extend(sections)
         page.write(f"apisim report {when:%Y-%m-%d %H:%M}")
 
     folder = publish_new(out_root, stamp(when), fill, kind="report")

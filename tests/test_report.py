@@ -27,6 +27,24 @@ def scenarios(tmp_path: Path, names: list[str], groups: dict[str, list[str]] | N
     return folder
 
 
+def external_references(page: str) -> list[str]:
+    """Every attribute of the page that would load something from elsewhere (scripts, styles, images, links)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Refs(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            for key, value in attrs:
+                if key in ("src", "href", "srcset", "data") and value and not value.startswith("#"):
+                    found.append(f"<{tag} {key}={value[:60]}>")
+            if tag == "link":
+                found.append("<link>")
+
+    Refs().feed(page)
+    return found
+
+
 def test_report_folder_has_html_markdown_data_and_latest(tmp_path: Path) -> None:
     folder = scenarios(
         tmp_path, ["06-rest-api.yaml", "06-http-api.yaml"], {"rest-vs-http": ["06-rest-api.yaml", "06-http-api.yaml"]}
@@ -38,7 +56,11 @@ def test_report_folder_has_html_markdown_data_and_latest(tmp_path: Path) -> None
     latest = out / "latest"
     assert latest.is_symlink()
     html = (latest / "index.html").read_text()
-    assert "data:image/png;base64," in html and "http://" not in html.replace("http-api", "")  # no network needed
+    assert external_references(html) == []  # works offline: every script and style is inline
+    assert html.count("class=chart-spec") >= 10 and html.count("Plotly.newPlot") == 1  # plotly.js inlined once
+    # Comparisons first, then the scenarios; a table of contents links to every section.
+    assert html.index('id="comparisons"') < html.index('id="scenarios"') < html.index('id="s-rest-api-')
+    assert 'href="#compare-rest-vs-http-' in html and "class=card" in html
     assert "rest-vs-http" in html and "sha256" in html and "apisim 0.1.0" in html and "prices of 2026-11-24" in html
     md = (latest / "report.md").read_text()
     assert "## Comparison: rest-vs-http" in md
