@@ -560,9 +560,11 @@ def report(
         d, w = _times(duration, warmup)
         if basis is not None and basis not in ("month", "window"):
             raise UserError(f"--basis is month or window, not {basis!r}")
-        outcome = write_report(
-            inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis, windows=windows
-        )
+        with _progress(1, False) as progress:  # the total is known once the inputs are read
+            outcome = write_report(
+                inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis,
+                windows=windows, progress=progress,
+            )  # fmt: skip
     console = _console()
     folder, page = escape(str(outcome.folder)), escape(str(outcome.folder / "index.html"))
     console.print(f"report written to [bold]{folder}[/] ({page})", highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,7 @@ def write_report(
     now: dt.datetime | None = None,
     basis: str | None = None,
     windows: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReportOutcome:
     """Run every scenario and comparison group, and write a new folder in ``out_root``, whole or not at all.
 
@@ -163,7 +165,8 @@ def write_report(
     (summary.json, timeseries.csv, cost.csv per scenario; a CSV per comparison), each named from
     a safe slug of the scenario's name. ``out_root/latest`` is then switched to it in one rename.
     Every input is read, validated and checked against the run limits before anything runs.
-    Returns the folder and the SLOs that failed.
+    Returns the folder and the SLOs that failed. ``progress(done, total)`` is called as runs end
+    and sections are written (a run a comparison reuses counts when its group is done).
     """
     from apisim import studies
     from apisim.experiment import check
@@ -189,13 +192,24 @@ def write_report(
     scenarios = [(p, prepared(p)) for p in found.scenarios]
     groups = {name: [prepared(p) for p in files] for name, files in found.groups.items()}  # validate all first
     jobs = [(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios]
-    results = run_many(jobs, workers=workers, force=force)
+    total = len(jobs) + sum(map(len, groups.values())) + len(jobs) + len(groups)  # runs, then sections
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    results = run_many(jobs, workers=workers, force=force, progress=lambda done, _: tick(done))
     # A design a group compares with the seed it was already run on is not run again.
     known = {(id(sc), s): res for (sc, s), res in zip(jobs, results, strict=True)}
-    comparisons = {
-        name: studies.compare_runs(designs, seed=seed, workers=workers, force=force, known=known)
-        for name, designs in groups.items()
-    }
+    comparisons = {}
+    done = len(jobs)
+    for name, designs in groups.items():
+        comparisons[name] = studies.compare_runs(
+            designs, seed=seed, workers=workers, force=force, known=known,
+            progress=lambda d, _, base=done: tick(base + d),
+        )  # fmt: skip
+        done += len(designs)
+        tick(done)
     when = now or dt.datetime.now(dt.UTC)
     failures: list[str] = []
     doubts: list[str] = []
@@ -218,10 +232,12 @@ def write_report(
                 prefix=f"{slug}-", uncertain=doubts, anchor=f"s-{slug}",
             )  # fmt: skip
             cards.append(card)
+            tick(done + len(cards))
         if comparisons:
             compared.heading("Comparisons", level=1, anchor="comparisons")
-        for name, cmp in comparisons.items():
+        for i, (name, cmp) in enumerate(comparisons.items(), 1):
             _comparison_section(compared, name, safe_name(name, taken), cmp)
+            tick(done + len(cards) + i)
         page.heading(f"apisim report, {when:%Y-%m-%d %H:%M} UTC", level=1)
         page.para(
             f"apisim {__version__} · generated {when.isoformat(timespec='seconds')} · prices of "

@@ -107,3 +107,18 @@ def test_fail_on_slo_exits_1_uncertain_does_not_and_bad_input_exits_2(tmp_path: 
     assert "uncertain" in (out / "latest" / "report.md").read_text()
     (folder / "broken.yaml").write_text("name: x\napi: {routes: []}\n")
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_report_says_how_far_it_is(tmp_path: Path) -> None:
+    from apisim.report import write_report
+
+    folder = scenarios(
+        tmp_path, ["06-rest-api.yaml", "06-http-api.yaml"], {"pair": ["06-rest-api.yaml", "06-http-api.yaml"]}
+    )
+    calls: list[tuple[int, int]] = []
+    write_report(
+        [folder], tmp_path / "r", duration=30.0, warmup=5.0, basis="window", progress=lambda d, t: calls.append((d, t))
+    )
+    # Two runs, the group (its designs reused), then three sections: each step counted, to the end.
+    assert calls[-1] == (calls[-1][1], calls[-1][1]) == (7, 7)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
