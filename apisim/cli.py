@@ -487,7 +487,8 @@ def plan(
                 near_replications=near_replications,
             )
         if out is not None:
-            write_plan(table, list(grid), out, overwrite=overwrite)
+            limits = [o.limit for o in objectives if o.metric == "p99_ms" and o.op in ("<", "<=")]
+            write_plan(table, list(grid), out, overwrite=overwrite, p99_limit=min(limits, default=None))
         near = table[table["near_bound"] != ""]
         feasible = table[table["feasible"]]
         if json_out:

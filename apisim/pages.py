@@ -32,7 +32,7 @@ def save_figure(path: Path, draw: Callable[..., Any], *args: Any, title: str = "
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=96)
+    fig.savefig(path, dpi=96, bbox_inches="tight")  # labels beside points stay in the picture
     plt.close(fig)
 
 

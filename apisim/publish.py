@@ -56,6 +56,16 @@ def write_comparison(result: Comparison, out: Path, *, overwrite: bool = False) 
     return publish(out, fill, kind="compare", overwrite=overwrite)
 
 
+def with_design_labels(table: pd.DataFrame, paths: list[str]) -> pd.DataFrame:
+    """The table with a ``design`` column naming each point by its varied values (``memory_mb=512, ...``),
+    keyed by the last part of each path: what a Pareto chart writes beside its points."""
+    if "design" in table or not all(p in table for p in paths):
+        return table
+    names = [p.rsplit(".", 1)[-1] for p in paths]
+    labels = [", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)) for row in table[paths].itertuples(False)]
+    return table.assign(design=labels)
+
+
 def sweep_figures(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], folder: Path) -> list[str]:
     """p99 and cost against the first swept value, and cost against p99 with the Pareto front."""
     from apisim import plots
@@ -63,7 +73,8 @@ def sweep_figures(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], f
     hue = paths[1] if len(paths) > 1 else None
     save_figure(folder / "p99.png", plots.metric_vs, rows, paths[0], "p99_ms", hue=hue, title="p99 latency")
     save_figure(folder / "cost.png", plots.metric_vs, rows, paths[0], "cost_usd", hue=hue, title="monthly cost")
-    save_figure(folder / "pareto.png", plots.pareto, summary, title="cost against p99")
+    labelled = with_design_labels(summary, paths)
+    save_figure(folder / "pareto.png", plots.pareto, labelled, label="design", title="cost against p99")
     return ["p99.png", "cost.png", "pareto.png"]
 
 
@@ -80,12 +91,17 @@ def write_sweep(
     return publish(out, fill, kind="sweep", overwrite=overwrite)
 
 
-def write_plan(table: pd.DataFrame, paths: list[str], out: Path, *, overwrite: bool = False) -> Path:
-    """plan.csv (every point, cheapest first, feasibility and why not) and the Pareto figure, atomically."""
+def write_plan(
+    table: pd.DataFrame, paths: list[str], out: Path, *, overwrite: bool = False, p99_limit: float | None = None
+) -> Path:
+    """plan.csv (every point, cheapest first, feasibility and why not) and the Pareto figure (points
+    named by their varied values, the p99 SLO drawn when there is one), atomically."""
     from apisim import plots
 
     def fill(tmp: Path) -> None:
         table.to_csv(tmp / "plan.csv", index=False)
-        save_figure(tmp / "pareto.png", plots.pareto, table, title="cost against p99")
+        labelled = with_design_labels(table, paths)
+        save_figure(tmp / "pareto.png", plots.pareto, labelled, label="design", x_limit=p99_limit,
+                    title="cost against p99")  # fmt: skip
 
     return publish(out, fill, kind="plan", overwrite=overwrite)

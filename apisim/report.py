@@ -91,7 +91,7 @@ class ReportOutcome:
 def p99_limit(scenarios: list[Scenario]) -> float | None:
     """The tightest ``p99 <`` SLO among the designs, to draw on a Pareto chart (None: no such SLO)."""
     limits = [
-        slo.limit for sc in scenarios for slo in map(Slo.parse, sc.slos) if slo.metric == "p99_ms" and slo.op in "<≤<="
+        slo.limit for sc in scenarios for slo in map(Slo.parse, sc.slos) if slo.metric == "p99_ms" and slo.op in ("<", "<=")
     ]
     return min(limits) if limits else None
 
