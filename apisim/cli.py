@@ -31,11 +31,26 @@ from apisim.problems import ScenarioError
 from apisim.scenario import Scenario
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Simulate API Gateway + Lambda designs: latency percentiles, 429s and the monthly bill.",
 )
 err = Console(stderr=True, emoji=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"apisim {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the apisim version and exit"),
+    ] = False,
+) -> None:
+    pass
 
 
 def _console() -> Console:

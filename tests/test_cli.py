@@ -190,3 +190,18 @@ def test_a_json_run_keeps_no_records_nothing_would_read(monkeypatch, tmp_path: P
         == 0
     )
     assert seen == [False, False, True]  # only --out writes requests.parquet
+
+
+def test_version_flag_prints_the_version() -> None:
+    from apisim import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout == f"apisim {__version__}\n"
+
+
+def test_shell_completion_is_offered_and_completes_verbs_and_flags() -> None:
+    r = runner.invoke(app, ["--show-completion", "bash"], prog_name="apisim")
+    assert r.exit_code == 0 and "_APISIM_COMPLETE" in r.stdout
+    env = {"_APISIM_COMPLETE": "complete_bash", "COMP_WORDS": "apisim run --dur", "COMP_CWORD": "2"}
+    r = runner.invoke(app, [], prog_name="apisim", env=env)
+    assert r.stdout.split() == ["--duration"]
