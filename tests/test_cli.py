@@ -205,3 +205,23 @@ def test_shell_completion_is_offered_and_completes_verbs_and_flags() -> None:
     env = {"_APISIM_COMPLETE": "complete_bash", "COMP_WORDS": "apisim run --dur", "COMP_CWORD": "2"}
     r = runner.invoke(app, [], prog_name="apisim", env=env)
     assert r.stdout.split() == ["--duration"]
+
+
+VERBS = ["run", "compare", "sweep", "plan", "report", "validate", "schema", "version"]
+
+
+@pytest.mark.parametrize("verb", [None, *VERBS])
+def test_help_shows_metavars_not_type_labels(verb: str | None) -> None:
+    import re
+
+    r = runner.invoke(app, [verb, "--help"] if verb else ["--help"], terminal_width=200)
+    assert r.exit_code == 0 and "Usage" in r.stdout
+    labels = re.findall(r"<[A-Za-z_\[\]., |]+>", r.stdout)  # typer's <bool>, <path>, <list[str]>
+    assert labels == [], labels
+
+
+def test_help_names_what_each_option_takes() -> None:
+    wanted = {"run": ["SCENARIO", "DURATION", "DIR", "N"], "sweep": ["PATH=V1,V2"], "plan": ["SLO", "PATH=V1,V2"]}
+    for verb, metavars in wanted.items():
+        text = runner.invoke(app, [verb, "--help"], terminal_width=200).stdout
+        assert all(m in text for m in metavars), (verb, text)
