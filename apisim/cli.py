@@ -60,6 +60,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Simulate API Gateway + Lambda designs: latency percentiles, 429s and the monthly bill.",
 )
+# rich honours NO_COLOR (https://no-color.org) and FORCE_COLOR on its own, in both consoles and in
+# typer's help: passing no_color here would only stop a user from overriding it. tests/test_cli.py checks.
 err = Console(stderr=True, emoji=False)
 
 

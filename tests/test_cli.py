@@ -225,3 +225,37 @@ def test_help_names_what_each_option_takes() -> None:
     for verb, metavars in wanted.items():
         text = runner.invoke(app, [verb, "--help"], terminal_width=200).stdout
         assert all(m in text for m in metavars), (verb, text)
+
+
+def _colour_codes(text: str) -> list[str]:
+    """The SGR sequences in ``text`` that set a colour (foreground, background; 8, 16, 256 or RGB)."""
+    import re
+
+    found = []
+    for params in re.findall(r"\x1b\[([0-9;]*)m", text):
+        codes = [int(p) for p in params.split(";") if p]
+        if any(30 <= c <= 38 or 40 <= c <= 48 or 90 <= c <= 97 or 100 <= c <= 107 for c in codes):
+            found.append(params)
+    return found
+
+
+@pytest.mark.parametrize("no_color", ["1", ""])
+def test_no_color_means_no_colour_even_on_a_forced_terminal(no_color: str, tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "FORCE_COLOR": "1", "NO_COLOR": no_color, "COLUMNS": "120"}
+    (tmp_path / "bad.yaml").write_text("name: x\n")
+    commands = [
+        ["validate", "scenarios/00-hello.yaml"],  # a green ok
+        ["validate", str(tmp_path / "bad.yaml")],  # a red error: on stderr
+        ["run", "scenarios/07-burst.yaml", "--basis", "window"],  # tables and a progress bar on stderr
+    ]
+    seen = []
+    for args in commands:
+        proc = subprocess.run([sys.executable, "-m", "apisim.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                              env=env)  # fmt: skip
+        seen += _colour_codes(proc.stdout) + _colour_codes(proc.stderr)
+    if no_color:
+        assert seen == []
+    else:  # the check can fail: the same commands do colour their output without NO_COLOR
+        assert seen
