@@ -31,6 +31,9 @@ from apisim.output import OutputRefused, preflight, to_json
 from apisim.problems import ScenarioError
 from apisim.scenario import Scenario
 
+ABORTED = 130
+"""Exit code after Ctrl-C: 128 + SIGINT, as shells report a process the signal ended."""
+
 
 class _Group(TyperGroup):
     """apisim's commands, whose help shows a metavar for each value (``DURATION``, ``N``) and none for a
@@ -44,6 +47,15 @@ class _Group(TyperGroup):
         if command is not None:
             _plain_help(command.get_params(ctx))
         return command
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # click would say "Aborted!" and exit 1; a shell expects 128 + SIGINT from a Ctrl-C. The
+            # workers are already stopped (apisim.experiment) and half-written output is apisim's own.
+            sys.stderr.write("\nAborted\n")
+            raise typer.Exit(ABORTED) from None
 
 
 def _plain_help(params: list[Any]) -> list[Any]:

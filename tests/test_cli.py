@@ -259,3 +259,71 @@ def test_no_color_means_no_colour_even_on_a_forced_terminal(no_color: str, tmp_p
         assert seen == []
     else:  # the check can fail: the same commands do colour their output without NO_COLOR
         assert seen
+
+
+def _descendants(pid: int) -> set[int]:
+    """The live processes under ``pid`` (psutil where installed, else /proc)."""
+    try:
+        import psutil
+    except ImportError:
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(stat.parent.name)] = int(fields[1])
+        found, frontier = set(), {pid}
+        while frontier:
+            frontier = {child for child, parent in parents.items() if parent in frontier} - found
+            found |= frontier
+        return found
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
+    return {c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        import psutil
+    except ImportError:
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("to_group", [True, False], ids=["ctrl-c", "kill-int"])
+def test_ctrl_c_stops_the_workers_and_exits_130(to_group: bool) -> None:
+    import os
+    import signal
+    import time
+
+    # Each of the 4 replications takes seconds (720,000 requests): they are all still running at the signal.
+    args = ["run", "scenarios/00-hello.yaml", "--basis", "window", "--duration", "10h", "--replications", "4",
+            "--workers", "2", "--json"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apisim.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)
+        workers = _descendants(proc.pid)
+        assert len(workers) >= 2 and proc.poll() is None, "the workers should be running"
+        sent = time.monotonic()
+        # A terminal's Ctrl-C signals the whole process group; `kill -INT` only the parent.
+        os.killpg(proc.pid, signal.SIGINT) if to_group else proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert took < 3, took
+    assert err.strip() == "Aborted" and out == ""  # no traceback, from the parent or a worker
+    assert not [pid for pid in workers if _alive(pid)]
