@@ -327,3 +327,64 @@ def test_ctrl_c_stops_the_workers_and_exits_130(to_group: bool) -> None:
     assert took < 3, took
     assert err.strip() == "Aborted" and out == ""  # no traceback, from the parent or a worker
     assert not [pid for pid in workers if _alive(pid)]
+
+
+def test_one_pass_lists_schema_errors_and_undefined_functions_together(tmp_path: Path) -> None:
+    bad = tmp_path / "two.yaml"
+    bad.write_text(
+        "name: two-problems\n"
+        "api:\n"
+        "  routes:\n"
+        "    - route: GET /a\n"
+        "      integration: {type: lambda, function: nope}\n"
+        "    - route: GET /b\n"
+        "      integration: {type: lambda, function: a}\n"
+        "  authorizer: {type: lambda, function: authz}\n"
+        "functions:\n"
+        "  a: {duration_ms: 40, memory_mb: 5}\n"
+        "clients:\n"
+        "  - {name: c, arrival: {process: poisson, rate: 1}}\n"
+    )
+    r = runner.invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2
+    said = r.output
+    assert f"{bad}:10: functions.a.memory_mb: input should be greater than or equal to 128" in said
+    assert f"{bad}:5: api.routes.0.integration.function: no such function (defined functions: a)" in said
+    assert f"{bad}:8: api.authorizer.function: no such function" in said
+    assert "3 problems" in said and "routes.1" not in said
+
+
+def test_a_client_naming_an_unknown_api_is_listed_with_schema_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "apis.yaml"
+    bad.write_text(
+        "name: apis\n"
+        "apis:\n"
+        "  public: {routes: [{route: GET /a, integration: {type: mock}}]}\n"
+        "clients:\n"
+        "  - {name: c, api: pubic, arrival: {process: poisson, rate: -1}}\n"
+    )
+    r = runner.invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2
+    assert f"{bad}:5: clients.0.arrival" in r.output
+    assert f"{bad}:5: clients.0.api: no such API (defined: public) (got 'pubic')" in r.output
+
+
+def test_validate_a_folder_checks_every_file_and_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text((ROOT / "scenarios" / "00-hello.yaml").read_text())
+    (tmp_path / "no-clients.yaml").write_text("name: x\napi: {routes: [{route: GET /a, integration: {type: mock}}]}\n")
+    (tmp_path / "typo.yaml").write_text((tmp_path / "good.yaml").read_text() + "simulatoin: {duration: 1m}\n")
+    (tmp_path / "comparisons.yaml").write_text("comparisons:\n  pair: [good.yaml, missing.yaml]\n")
+    (tmp_path / "notes.txt").write_text("not a scenario")
+    r = runner.invoke(app, ["validate", str(tmp_path)])
+    assert r.exit_code == 2
+    assert f"ok {tmp_path / 'good.yaml'}" in r.stdout.replace("\n", "")
+    said = " ".join(r.output.split())
+    assert f"{tmp_path / 'no-clients.yaml'}:1: clients: required field is missing" in said
+    assert f"{tmp_path / 'typo.yaml'}" in said and "did you mean 'simulation'?" in said
+    assert f"{tmp_path / 'comparisons.yaml'}:2: comparisons.pair: no such scenario file" in said
+    assert "notes.txt" not in said
+    (tmp_path / "no-clients.yaml").unlink()
+    (tmp_path / "typo.yaml").unlink()
+    (tmp_path / "comparisons.yaml").write_text("comparisons:\n  pair: [good.yaml, good.yaml]\n")
+    r = runner.invoke(app, ["validate", str(tmp_path)])
+    assert r.exit_code == 0, r.output
