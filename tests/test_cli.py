@@ -388,3 +388,35 @@ def test_validate_a_folder_checks_every_file_and_lists_every_problem(tmp_path: P
     (tmp_path / "comparisons.yaml").write_text("comparisons:\n  pair: [good.yaml, good.yaml]\n")
     r = runner.invoke(app, ["validate", str(tmp_path)])
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(
+    ("verb", "option", "path", "said"),
+    [
+        ("sweep", "--set", "functions.nope.memory_mb=128,256", "functions.nope: no such function 'nope' (defined "
+                                                                "functions: api)"),
+        ("plan", "--vary", "functions.nope.provisioned_concurrency=5", "no such function 'nope'"),
+        ("sweep", "--set", "clients.3.arrival.rate=5", "clients.3: no item 3 here (there are 2)"),
+    ],
+)  # fmt: skip
+def test_a_path_naming_nothing_in_the_scenario_is_refused(verb: str, option: str, path: str, said: str) -> None:
+    args = [verb, "scenarios/09-spiky.yaml", option, path, "--slo", "p99<1s"][: 6 if verb == "plan" else 4]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert said in " ".join(r.output.split())
+    assert "scenarios/09-spiky.yaml:" in r.output  # located at the collection's line where it has one
+
+
+def test_a_path_may_set_an_optional_key_a_function_leaves_out() -> None:
+    from apisim import load
+    from apisim.studies import with_changes
+
+    sc = load(ROOT / "scenarios" / "05-read-heavy-no-cache.yaml")
+    (name,) = sc.functions
+    assert sc.functions[name].reserved_concurrency is None and sc.api.cache is None
+    change = {f"functions.{name}.reserved_concurrency": 50, f"functions.{name}.provisioned_concurrency": 5}
+    changed = with_changes(sc, change)
+    assert (changed.functions[name].reserved_concurrency, changed.functions[name].provisioned_concurrency) == (50, 5)
+    assert set(changed.functions) == {name}
+    with_cache = with_changes(sc, {"api.cache.ttl": "30s", "api.cache.size_gb": 0.5})  # a missing section is created
+    assert with_cache.api.cache is not None and with_cache.api.cache.ttl == 30
