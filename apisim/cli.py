@@ -240,9 +240,12 @@ def run(
     ] = None,
     seed: Annotated[int | None, SEED] = None,
     duration: Annotated[
-        str | None, typer.Option(metavar="DURATION", help="override simulation.duration, e.g. 10m")
+        str | None,
+        typer.Option(metavar="DURATION", help="override simulation.duration: 10m, 30s, or a number of seconds"),
     ] = None,
-    warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.warmup, e.g. 30s")] = None,
+    warmup: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override simulation.warmup: 30s, or a number of seconds")
+    ] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
     records: Annotated[

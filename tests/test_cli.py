@@ -420,3 +420,23 @@ def test_a_path_may_set_an_optional_key_a_function_leaves_out() -> None:
     assert set(changed.functions) == {name}
     with_cache = with_changes(sc, {"api.cache.ttl": "30s", "api.cache.size_gb": 0.5})  # a missing section is created
     assert with_cache.api.cache is not None and with_cache.api.cache.ttl == 30
+
+
+@pytest.mark.parametrize("verb", ["run", "compare", "sweep", "plan", "report"])
+def test_a_plain_number_of_seconds_is_a_duration(verb: str, tmp_path: Path) -> None:
+    times = ["--duration", "10", "--warmup", "2.5", "--basis", "window"]
+    args = {
+        "run": ["run", "scenarios/00-hello.yaml", "--json"],
+        "compare": ["compare", "scenarios/00-hello.yaml", "scenarios/00-hello.yaml", "--json", "--workers", "1"],
+        "sweep": ["sweep", "scenarios/00-hello.yaml", "--set", "functions.hello.memory_mb=256", "--json"],
+        "plan": ["plan", "scenarios/00-hello.yaml", "--vary", "functions.hello.memory_mb=256", "--slo", "p99<10s",
+                 "--json"],
+        "report": ["report", "scenarios/00-hello.yaml", "--out", str(tmp_path)],
+    }[verb]  # fmt: skip
+    r = runner.invoke(app, [*args, *times])
+    assert r.exit_code == 0, r.output
+    if verb == "run":
+        assert json.loads(r.stdout)["simulated_seconds"] == 7.5
+    elif verb == "report":
+        (summary,) = (tmp_path / "latest" / "data").glob("*/summary.json")
+        assert json.loads(summary.read_text())["simulated_seconds"] == 7.5
