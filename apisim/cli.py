@@ -734,6 +734,54 @@ def validate(
 
 
 @app.command()
+def init(
+    api_type: Annotated[
+        str, typer.Option("--type", metavar="rest|http", help="the API in front of the function")
+    ] = "http",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace FILE if it exists")] = False,
+) -> None:
+    """Write a commented starter scenario: every key a newcomer needs, with its default and unit."""
+    from apisim.starter import TYPES, starter
+
+    with _user_errors():
+        if api_type not in TYPES:
+            raise UserError(f"--type is rest or http, not {api_type!r}")
+        text = starter(api_type)
+        if out is None:
+            sys.stdout.write(text)
+            return
+        _write_new(out, text, overwrite=overwrite)
+    _console().print(f"wrote [bold]{escape(str(out))}[/]: check it with apisim validate, run it with apisim run")
+
+
+def _write_new(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write ``text`` to the file ``path``: a new file, or (``overwrite``) one replaced whole, never a folder."""
+    if path.is_dir():
+        raise UserError(f"{path}: a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: no folder {path.parent} to write into")
+    data = text.encode()
+    try:
+        if not overwrite:
+            # O_EXCL: refused if anything is there, a link included, even one made after the check.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return
+        # Replaced by a rename: a link is replaced, never followed, and a reader sees all or nothing.
+        tmp = path.with_name(f".{path.name}.apisim-tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except FileExistsError:
+        raise UserError(f"{path} exists; pass --overwrite to replace it") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+@app.command()
 def schema() -> None:
     """Print the scenario JSON Schema (for editor completion via yaml-language-server)."""
     doc = Scenario.model_json_schema(mode="validation")

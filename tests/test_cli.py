@@ -207,7 +207,7 @@ def test_shell_completion_is_offered_and_completes_verbs_and_flags() -> None:
     assert r.stdout.split() == ["--duration"]
 
 
-VERBS = ["run", "compare", "sweep", "plan", "report", "validate", "schema", "version"]
+VERBS = ["run", "compare", "sweep", "plan", "report", "validate", "init", "schema", "version"]
 
 
 @pytest.mark.parametrize("verb", [None, *VERBS])
@@ -440,3 +440,45 @@ def test_a_plain_number_of_seconds_is_a_duration(verb: str, tmp_path: Path) -> N
     elif verb == "report":
         (summary,) = (tmp_path / "latest" / "data").glob("*/summary.json")
         assert json.loads(summary.read_text())["simulated_seconds"] == 7.5
+
+
+@pytest.mark.parametrize("api_type", ["rest", "http"])
+def test_init_writes_a_starter_that_validates_and_runs(api_type: str, tmp_path: Path) -> None:
+    from apisim import load
+
+    path = tmp_path / "starter.yaml"
+    r = runner.invoke(app, ["init", "--type", api_type, "-o", str(path)])
+    assert r.exit_code == 0, r.output
+    sc = load(path)
+    assert sc.api.type == api_type
+    assert runner.invoke(app, ["init", "--type", api_type]).stdout == path.read_text()  # stdout without -o
+    r = runner.invoke(app, ["run", str(path), "--duration", "20s", "--warmup", "5s", "--basis", "window", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["requests"]["by_outcome"]["ok"] > 0
+    # What the comments call a default is the schema's: the same as leaving the key out.
+    bare = load(ROOT / "scenarios" / "00-hello.yaml")
+    assert sc.account == bare.account and sc.pricing == bare.pricing
+    assert sc.simulation.windows == bare.simulation.windows and sc.simulation.start == bare.simulation.start
+    (f,) = sc.functions.values()
+    default = bare.functions["hello"]
+    for key in ("memory_mb", "arch", "timeout", "idle_expiry", "provisioned_concurrency", "error_fraction"):
+        assert getattr(f, key) == getattr(default, key), key
+    assert (f.cold_start_ms.mu, f.cold_start_ms.sigma) == pytest.approx(
+        (default.cold_start_ms.mu, default.cold_start_ms.sigma)
+    )
+    (client,) = sc.clients
+    assert (client.request_bytes, client.response_bytes) == (bare.clients[0].request_bytes,
+                                                             bare.clients[0].response_bytes)  # fmt: skip
+    assert sc.all_apis[sc.name].timeout(sc.api.routes[0]) == {"rest": 29, "http": 30}[api_type]
+
+
+def test_init_refuses_to_replace_a_file_without_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\n")
+    r = runner.invoke(app, ["init", "-o", str(path)])
+    assert r.exit_code == 2 and "--overwrite" in r.output and path.read_text() == "name: mine\n"
+    r = runner.invoke(app, ["init", "-o", str(path), "--overwrite"])
+    assert r.exit_code == 0 and "starter" in path.read_text()
+    assert runner.invoke(app, ["init", "-o", str(tmp_path)]).exit_code == 2  # a folder
+    assert runner.invoke(app, ["init", "--type", "grpc"]).exit_code == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.yaml"]  # no temporary left behind
