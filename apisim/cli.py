@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from apisim import __version__
 from apisim.durations import from_text
@@ -30,12 +31,66 @@ from apisim.output import OutputRefused, preflight, to_json
 from apisim.problems import ScenarioError
 from apisim.scenario import Scenario
 
+ABORTED = 130
+"""Exit code after Ctrl-C: 128 + SIGINT, as shells report a process the signal ended."""
+
+
+class _Group(TyperGroup):
+    """apisim's commands, whose help shows a metavar for each value (``DURATION``, ``N``) and none for a
+    flag: typer prints its own type labels (``<bool>``, ``<list[str]>``) otherwise, which say nothing to a user."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_help(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_help(command.get_params(ctx))
+        return command
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # click would say "Aborted!" and exit 1; a shell expects 128 + SIGINT from a Ctrl-C. The
+            # workers are already stopped (apisim.experiment) and half-written output is apisim's own.
+            sys.stderr.write("\nAborted\n")
+            raise typer.Exit(ABORTED) from None
+
+
+def _plain_help(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # a flag takes no value: nothing to show after it
+        elif getattr(param, "param_type_name", "") == "argument" and param.metavar is not None:
+            param.display_type_rich = lambda ctx: None  # its metavar is already its name in the help
+    return params
+
+
 app = typer.Typer(
-    add_completion=False,
+    cls=_Group,
     no_args_is_help=True,
     help="Simulate API Gateway + Lambda designs: latency percentiles, 429s and the monthly bill.",
 )
+# rich honours NO_COLOR (https://no-color.org) and FORCE_COLOR on its own, in both consoles and in
+# typer's help: passing no_color here would only stop a user from overriding it. tests/test_cli.py checks.
 err = Console(stderr=True, emoji=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"apisim {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the apisim version and exit"),
+    ] = False,
+) -> None:
+    pass
 
 
 def _console() -> Console:
@@ -91,11 +146,12 @@ def _with_overrides(
 
 
 BASIS = typer.Option(
+    metavar="month|window",
     help="month: the calendar month from simulation.start, estimated from windows (the default); "
-    "window: one window scaled to pricing.month (overrides simulation.basis)"
+    "window: one window scaled to pricing.month (overrides simulation.basis)",
 )
 WINDOWS = typer.Option(
-    min=2, max=400, help="month basis: how many windows represent the month (overrides simulation.windows)"
+    metavar="N", min=2, max=400, help="month basis: how many windows represent the month (overrides simulation.windows)"
 )
 EXACT_MONTH = typer.Option(
     "--exact-month", help="simulate every request of the month (the reference for the estimate; slow)"
@@ -135,8 +191,12 @@ def _out_ok(out: Path | None, overwrite: bool) -> None:
         preflight(out, overwrite=overwrite)
 
 
-SEED = typer.Option(min=0, max=2**64 - 1, help="override simulation.seed (0 to 2**64 - 1)")
+SEED = typer.Option(metavar="SEED", min=0, max=2**64 - 1, help="override simulation.seed (0 to 2**64 - 1)")
 FORCE = typer.Option(help="go ahead even above the run's time and memory limits (and read larger files)")
+WORKERS = typer.Option(metavar="N", min=1, help="worker processes (default: one per core)")
+REPLICATIONS = typer.Option(
+    metavar="N", min=1, help="independent runs (seeds derived from the seed); means with 95% CIs"
+)
 OVERWRITE = typer.Option(
     help="write into an existing folder apisim did not create (only apisim's own files are ever replaced)"
 )
@@ -169,17 +229,23 @@ def _run_with_progress(
 
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML)")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario file (YAML)")],
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")] = False,
     out: Annotated[
         Path | None,
         typer.Option(
-            help="write summary.json, timeseries.csv, cost.csv, report.md, figures (requests.parquet with records)"
+            metavar="DIR",
+            help="write summary.json, timeseries.csv, cost.csv, report.md, figures (requests.parquet with records)",
         ),
     ] = None,
     seed: Annotated[int | None, SEED] = None,
-    duration: Annotated[str | None, typer.Option(help="override simulation.duration, e.g. 10m")] = None,
-    warmup: Annotated[str | None, typer.Option(help="override simulation.warmup, e.g. 30s")] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", help="override simulation.duration: 10m, 30s, or a number of seconds"),
+    ] = None,
+    warmup: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override simulation.warmup: 30s, or a number of seconds")
+    ] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
     records: Annotated[
@@ -189,11 +255,15 @@ def run(
             help="keep one row per attempt for requests.parquet (default: with --out, for runs up to 1M attempts)",
         ),
     ] = None,
-    replications: Annotated[int, typer.Option(min=1, help="independent runs; report means with 95% CIs")] = 1,
+    replications: Annotated[
+        int, typer.Option(metavar="N", min=1, help="independent runs; report means with 95% CIs")
+    ] = 1,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="worker processes for replications (default: cores)")
+        int | None, typer.Option(metavar="N", min=1, help="worker processes for replications (default: cores)")
     ] = None,
-    dask: Annotated[str | None, typer.Option(help="run replications on a Dask scheduler (address, or 'local')")] = None,
+    dask: Annotated[
+        str | None, typer.Option(metavar="ADDRESS", help="run replications on a Dask scheduler (address, or 'local')")
+    ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
     exact_month: Annotated[bool, EXACT_MONTH] = False,
@@ -323,19 +393,25 @@ def _json_safe(value: Any) -> Any:
 
 @app.command()
 def compare(
-    scenarios: Annotated[list[Path], typer.Argument(help="scenario files, one per design")],
+    scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO...", help="scenario files, one per design")],
     seed: Annotated[
-        int | None, typer.Option(min=0, max=2**64 - 1, help="common seed (default: the first file's)")
+        int | None, typer.Option(metavar="SEED", min=0, max=2**64 - 1, help="common seed (default: the first file's)")
     ] = None,
-    replications: Annotated[int, typer.Option(min=1)] = 1,
-    duration: Annotated[str | None, typer.Option(help="override every design's simulation.duration")] = None,
+    replications: Annotated[int, REPLICATIONS] = 1,
+    duration: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override every design's simulation.duration")
+    ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
-    warmup: Annotated[str | None, typer.Option(help="override every design's simulation.warmup")] = None,
-    out: Annotated[Path | None, typer.Option(help="write compare.csv, compare.json, rows.csv and figures here")] = None,
+    warmup: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override every design's simulation.warmup")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="write compare.csv, compare.json, rows.csv and figures here")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
-    workers: Annotated[int | None, typer.Option(min=1)] = None,
-    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    workers: Annotated[int | None, WORKERS] = None,
+    dask: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Dask scheduler address, or 'local'")] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
 ) -> None:
@@ -377,20 +453,23 @@ def _vary(assignments: list[str], option: str) -> dict[str, list[Any]]:
 
 @app.command()
 def sweep(
-    scenario: Annotated[Path, typer.Argument(help="the base scenario")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="the base scenario")],
     set_: Annotated[
-        list[str], typer.Option("--set", help="PATH=V1,V2,... (repeat; the cartesian product is run)")
+        list[str],
+        typer.Option("--set", metavar="PATH=V1,V2", help="PATH=V1,V2,... (repeat; the cartesian product is run)"),
     ] = [],  # noqa: B006
     seed: Annotated[int | None, SEED] = None,
-    replications: Annotated[int, typer.Option(min=1)] = 1,
-    duration: Annotated[str | None, typer.Option()] = None,
+    replications: Annotated[int, REPLICATIONS] = 1,
+    duration: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.duration")] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
-    warmup: Annotated[str | None, typer.Option()] = None,
-    out: Annotated[Path | None, typer.Option(help="write sweep.csv, summary.csv and figures here")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
-    workers: Annotated[int | None, typer.Option(min=1)] = None,
-    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.warmup")] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="write sweep.csv, summary.csv and figures here")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+    workers: Annotated[int | None, WORKERS] = None,
+    dask: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Dask scheduler address, or 'local'")] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
 ) -> None:
@@ -430,28 +509,33 @@ def _if_cached(summary: Any) -> list[str]:
 
 @app.command()
 def plan(
-    scenario: Annotated[Path, typer.Argument(help="the base scenario")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="the base scenario")],
     slo: Annotated[
-        list[str], typer.Option("--slo", help='objective, e.g. "p99<800ms", "rate_429<0.001" (repeat)')
+        list[str], typer.Option("--slo", metavar="SLO", help='objective, e.g. "p99<800ms", "rate_429<0.001" (repeat)')
     ] = [],  # noqa: B006
-    vary: Annotated[list[str], typer.Option("--vary", help="PATH=V1,V2,... (repeat)")] = [],  # noqa: B006
+    vary: Annotated[list[str], typer.Option("--vary", metavar="PATH=V1,V2", help="PATH=V1,V2,... (repeat)")] = [],  # noqa: B006
     seed: Annotated[int | None, SEED] = None,
-    replications: Annotated[int, typer.Option(min=1)] = 1,
+    replications: Annotated[int, REPLICATIONS] = 1,
     near_replications: Annotated[
         int,
-        typer.Option(min=1, help="replications for a point within 5% of an SLO bound (1: just --replications)"),
+        typer.Option(
+            metavar="N", min=1, help="replications for a point within 5% of an SLO bound (1: just --replications)"
+        ),
     ] = 3,
     search: Annotated[
-        str, typer.Option(help="grid, or halving: successive halving on replications for large grids")
+        str,
+        typer.Option(
+            metavar="grid|halving", help="grid, or halving: successive halving on replications for large grids"
+        ),
     ] = "grid",
-    duration: Annotated[str | None, typer.Option()] = None,
+    duration: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.duration")] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
-    warmup: Annotated[str | None, typer.Option()] = None,
-    out: Annotated[Path | None, typer.Option(help="write plan.csv and figures here")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
-    workers: Annotated[int | None, typer.Option(min=1)] = None,
-    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.warmup")] = None,
+    out: Annotated[Path | None, typer.Option(metavar="DIR", help="write plan.csv and figures here")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the winner and every point as JSON")] = False,
+    workers: Annotated[int | None, WORKERS] = None,
+    dask: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Dask scheduler address, or 'local'")] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
 ) -> None:
@@ -534,19 +618,28 @@ def plan(
 @app.command()
 def report(
     inputs: Annotated[
-        list[Path], typer.Argument(help="scenario files and folders (a folder's comparisons.yaml adds groups)")
+        list[Path],
+        typer.Argument(metavar="PATH...", help="scenario files and folders (a folder's comparisons.yaml adds groups)"),
     ],
     out: Annotated[
-        Path, typer.Option(help="reports root: writes a new OUT/<date>T<time>Z/ and points OUT/latest at it")
+        Path,
+        typer.Option(metavar="DIR", help="reports root: writes a new DIR/DATE-TIME/ and points DIR/latest at it"),
     ] = Path("reports"),
     seed: Annotated[
-        int | None, typer.Option(min=0, max=2**64 - 1, help="one seed for every run (default: each scenario's own)")
+        int | None,
+        typer.Option(
+            metavar="SEED", min=0, max=2**64 - 1, help="one seed for every run (default: each scenario's own)"
+        ),
     ] = None,
-    duration: Annotated[str | None, typer.Option(help="override every scenario's simulation.duration")] = None,
+    duration: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override every scenario's simulation.duration")
+    ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
-    warmup: Annotated[str | None, typer.Option(help="override every scenario's simulation.warmup")] = None,
-    workers: Annotated[int | None, typer.Option(min=1)] = None,
+    warmup: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override every scenario's simulation.warmup")
+    ] = None,
+    workers: Annotated[int | None, WORKERS] = None,
     fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
     force: Annotated[bool, FORCE] = False,
 ) -> None:
@@ -582,11 +675,17 @@ def report(
 
 @app.command()
 def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="scenario files, comparison files or folders of them")],
-    duration: Annotated[str | None, typer.Option(help="check as run would with this --duration")] = None,
+    scenarios: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="scenario files, comparison files or folders of them")
+    ],
+    duration: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="check as run would with this --duration")
+    ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
-    warmup: Annotated[str | None, typer.Option(help="check as run would with this --warmup")] = None,
+    warmup: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="check as run would with this --warmup")
+    ] = None,
     force: Annotated[bool, FORCE] = False,
 ) -> None:
     """Check scenario files as ``run`` would, without simulating: every problem, with file, line and field.
@@ -635,6 +734,54 @@ def validate(
         _warning(warning)
     if failed:
         raise typer.Exit(2)
+
+
+@app.command()
+def init(
+    api_type: Annotated[
+        str, typer.Option("--type", metavar="rest|http", help="the API in front of the function")
+    ] = "http",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace FILE if it exists")] = False,
+) -> None:
+    """Write a commented starter scenario: every key a newcomer needs, with its default and unit."""
+    from apisim.starter import TYPES, starter
+
+    with _user_errors():
+        if api_type not in TYPES:
+            raise UserError(f"--type is rest or http, not {api_type!r}")
+        text = starter(api_type)
+        if out is None:
+            sys.stdout.write(text)
+            return
+        _write_new(out, text, overwrite=overwrite)
+    _console().print(f"wrote [bold]{escape(str(out))}[/]: check it with apisim validate, run it with apisim run")
+
+
+def _write_new(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write ``text`` to the file ``path``: a new file, or (``overwrite``) one replaced whole, never a folder."""
+    if path.is_dir():
+        raise UserError(f"{path}: a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: no folder {path.parent} to write into")
+    data = text.encode()
+    try:
+        if not overwrite:
+            # O_EXCL: refused if anything is there, a link included, even one made after the check.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return
+        # Replaced by a rename: a link is replaced, never followed, and a reader sees all or nothing.
+        tmp = path.with_name(f".{path.name}.apisim-tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except FileExistsError:
+        raise UserError(f"{path} exists; pass --overwrite to replace it") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 @app.command()

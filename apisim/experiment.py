@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -185,13 +186,44 @@ def _map(
             if progress is not None:
                 progress(i + 1, len(jobs))
         return out
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    try:
         futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
         for done, future in enumerate(as_completed(futures), start=1):
             out[futures[future]] = future.result()
             if progress is not None:
                 progress(done, len(jobs))
+    except BaseException:
+        # Ctrl-C (or a failed job): waiting for the running jobs could take minutes, so the workers
+        # are stopped now; their results would be thrown away anyway.
+        _stop(pool)
+        raise
+    pool.shutdown()
     return out
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C to the parent, which stops the workers itself (:func:`_stop`).
+
+    Why: a terminal sends SIGINT to the whole process group, and every worker would print its own
+    KeyboardInterrupt traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the jobs not started and terminate the workers, without waiting for the running ones."""
+    # The executor has no public way to stop a running job; its processes are the only handle.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=1)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=1)
 
 
 def replication_seed(seed: int, replication: int) -> int:

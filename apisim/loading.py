@@ -405,7 +405,11 @@ def validate_scenario(
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(origin.source, problems_from_validation(exc, origin)) from None
+        found = problems_from_validation(exc, origin)
+        # References are checked on the validated scenario below, which a schema error prevents: the
+        # ones the raw document can still answer are listed now, so one pass shows every problem.
+        found += [p for p in raw_reference_problems(data, origin) if not _overlaps(p.loc, found)]
+        raise ScenarioError(origin.source, found) from None
     except RecursionError:
         raise ScenarioError(origin.source, [Problem((), "nested too deeply to be a scenario")]) from None
     sc._origin = origin
@@ -416,6 +420,55 @@ def validate_scenario(
     if found:
         raise origin.error(found)
     return sc
+
+
+def raw_reference_problems(data: Mapping[str, Any], origin: Origin) -> list[Problem]:
+    """References between sections (a route's or an authorizer's function, a client's API), checked on
+    the document as written: for a file the schema refuses, so they are reported with its errors.
+
+    Only references whose both ends are well formed are judged (a function named by text, under a
+    ``functions:`` mapping); the same messages as :func:`apisim.scenario.reference_problems`.
+    """
+    functions = data.get("functions") or {}
+    if not isinstance(functions, dict):
+        return []
+    known = f"defined functions: {', '.join(sorted(map(str, functions))) or 'none'}"
+    out: list[Problem] = []
+
+    def function_ref(loc: Loc, holder: Any) -> None:
+        if isinstance(holder, dict) and holder.get("type") == "lambda":
+            name = holder.get("function")
+            if isinstance(name, str) and name not in functions:
+                at = (*loc, "function")
+                out.append(Problem(at, f"no such function ({known})", origin.line(at), name))
+
+    apis = data.get("apis")
+    if isinstance(apis, dict):
+        written: list[tuple[Loc, Any]] = [(("apis", str(name)), api) for name, api in apis.items()]
+    else:
+        written = [(("api",), data.get("api"))]
+    for at, api in written:
+        if not isinstance(api, dict):
+            continue
+        routes = api.get("routes")
+        for i, route in enumerate(routes if isinstance(routes, list) else []):
+            if isinstance(route, dict):
+                function_ref((*at, "routes", i, "integration"), route.get("integration"))
+        function_ref((*at, "authorizer"), api.get("authorizer"))
+    clients = data.get("clients")
+    if isinstance(apis, dict) and isinstance(clients, list):
+        for i, client in enumerate(clients):
+            name = client.get("api") if isinstance(client, dict) else None
+            if isinstance(name, str) and name not in apis:
+                loc = ("clients", i, "api")
+                message = f"no such API (defined: {', '.join(map(str, apis))})"
+                out.append(Problem(loc, message, origin.line(loc), name))
+    return out
+
+
+def _overlaps(loc: Loc, problems: list[Problem]) -> bool:
+    """Whether the schema already reported something at ``loc``, or around it."""
+    return any(p.loc[: len(loc)] == loc or loc[: len(p.loc)] == p.loc for p in problems if p.loc)
 
 
 def load(path: str | Path, *, force: bool = False) -> Scenario:

@@ -91,13 +91,18 @@ def scenario_data(sc: Scenario) -> dict[str, Any]:
     return sc.model_dump(mode="json", exclude_none=True)
 
 
+NAMED = {"functions": "function", "apis": "API"}
+"""Top-level collections whose members a path may change but not create (:func:`with_changes`)."""
+
+
 def with_changes(
     sc: Scenario, changes: Mapping[str, Any], *, source: str | None = None, force: bool = False
 ) -> Scenario:
     """A copy of ``sc`` with each dotted path set (``api.cache.ttl``, ``api.routes.0.cache``), re-validated.
 
-    Missing sections on the way are created (setting ``api.cache.ttl`` adds a cache). Raises
-    :class:`ScenarioError` naming the path if the result is not a valid scenario.
+    Missing sections on the way are created (setting ``api.cache.ttl`` adds a cache), but not
+    functions or APIs (``functions.nope.memory_mb``: no such function). Raises :class:`ScenarioError`
+    naming the path if the result is not a valid scenario.
     """
     source = source or sc.origin.source
     data = copy.deepcopy(scenario_data(sc))
@@ -107,11 +112,19 @@ def with_changes(
         for i, part in enumerate(parts[:-1]):
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
+                    message = f"no item {part} here (there are {len(node)})"
                     raise ScenarioError(
-                        source, [Problem(tuple(parts[: i + 1]), f"no item {part} here (there are {len(node)})")]
+                        source, [Problem(tuple(parts[: i + 1]), message, sc.origin.line(tuple(parts[:i])))]
                     )
                 node = node[int(part)]
             elif isinstance(node, dict):
+                if part not in node and i == 1 and parts[0] in NAMED:
+                    # A missing section is created (api.cache.ttl adds a cache), but a function or API
+                    # named wrongly would become a new one, silently left out of the design.
+                    what = NAMED[parts[0]]
+                    defined = ", ".join(sorted(map(str, node))) or "none"
+                    message = f"no such {what} {part!r} (defined {what}s: {defined})"
+                    raise ScenarioError(source, [Problem(tuple(parts[:2]), message, sc.origin.line((parts[0],)))])
                 if node.get(part) is None:
                     node[part] = {}
                 node = node[part]
@@ -122,7 +135,8 @@ def with_changes(
             raise ScenarioError(source, [Problem(tuple(parts[:-1]), "is a value, not a section")])
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
-                raise ScenarioError(source, [Problem(tuple(parts), f"no item {last} here (there are {len(node)})")])
+                message = f"no item {last} here (there are {len(node)})"
+                raise ScenarioError(source, [Problem(tuple(parts), message, sc.origin.line(tuple(parts[:-1])))])
             node[int(last)] = value
         else:
             node[last] = value
