@@ -20,7 +20,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from apisim import __version__
 from apisim.durations import from_text
@@ -247,26 +246,11 @@ def _progress(total: int, quiet: bool) -> Iterator[Any]:
         yield callback
 
 
-def _frame_table(frame: Any, title: str, columns: list[str] | None = None) -> Table:
-    table = Table(title=escape(title), title_justify="left")
-    cols = columns or list(frame.columns)
-    for c in cols:
-        table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
-    for row in frame[cols].itertuples(index=False):
-        table.add_row(*(escape(_cell(v)) for v in row))
-    return table
+def _frame_table(frame: Any, title: str, columns: list[str] | None = None, *, highlight: tuple[int, ...] = ()) -> None:
+    """Print a study's DataFrame (numbers formatted by column name; vertical when too wide)."""
+    from apisim.tables import frame as show_frame
 
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return str(value)
-    if isinstance(value, (float, np.floating)):
-        if value != value:  # NaN
-            return "–"
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    show_frame(_console(), frame, title, columns, highlight=highlight)
 
 
 def _replicated(
@@ -294,18 +278,14 @@ def _replicated(
         doc = {"scenario": sc.name, "replications": n, "summary": metrics, "rows": rows.to_dict(orient="records")}
         sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         return
+    from apisim.formats import half_width, number
+    from apisim.tables import show
+
     record = summary.iloc[0]
-    table = Table(title=f"{escape(sc.name)}: {n} replications (mean ± 95% CI)", title_justify="left")
-    table.add_column("figure")
-    table.add_column("mean", justify="right")
-    table.add_column("± 95% CI", justify="right")
-    for m in studies.HEADLINE:
-        table.add_row(m, _cell(record[m]), _cell(record[f"{m}_ci95"]))
-    console = _console()
-    console.print(table)
-    console.print(
-        _frame_table(rows, "Per replication", ["replication", "seed", "p50_ms", "p99_ms", "rate_429", "cost_usd"])
-    )
+    means = [[m, number(m, record[m]), half_width(m, record[m], record[f"{m}_ci95"])] for m in studies.HEADLINE]
+    show(_console(), f"{sc.name}: {n} replications (mean ± 95% CI)", ["figure", "mean", "± 95% CI"],
+         [[escape(c) for c in r] for r in means], [False, True, True])  # fmt: skip
+    _frame_table(rows, "Per replication", ["replication", "seed", "p50_ms", "p99_ms", "rate_429", "cost_usd"])
 
 
 def _json_safe(value: Any) -> Any:
@@ -356,8 +336,19 @@ def compare(
         if json_out:
             sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
             return
-        shown = result.table.set_index("design")[[m for m in studies.HEADLINE]].T.reset_index(names="figure")
-        _console().print(_frame_table(shown, "Designs compared (same arrivals)"))
+        from apisim.formats import compare_rows
+        from apisim.tables import show
+
+        headers, rows = compare_rows(result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]])
+        show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
+             [False] + [True] * (len(headers) - 1))  # fmt: skip
+
+
+def _ci_columns(table: Any) -> list[str]:
+    """The headline figures' 95% half-width columns a study table has."""
+    from apisim.headline import HEADLINE
+
+    return [f"{m}_ci95" for m in HEADLINE if f"{m}_ci95" in table]
 
 
 def _vary(assignments: list[str], option: str) -> dict[str, list[Any]]:
@@ -414,12 +405,10 @@ def sweep(
         if json_out:
             sys.stdout.write(rows.to_json(orient="records", indent=2) + "\n")
             return
-        _console().print(
-            _frame_table(
-                summary,
-                f"Sweep of {base.name}",
-                [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", *_if_cached(summary), "cost_usd"],
-            )
+        _frame_table(
+            summary,
+            f"Sweep of {base.name}",
+            [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", *_if_cached(summary), "cost_usd"],
         )
 
 
@@ -457,6 +446,7 @@ def plan(
 ) -> None:
     """Find the cheapest design in the grid that meets every SLO. Exit 1 if none does."""
     from apisim import studies
+    from apisim.formats import number
     from apisim.publish import write_plan
 
     with _user_errors():
@@ -498,9 +488,12 @@ def plan(
             sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         else:
             console = _console()
-            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict", "failed", "uncertain",
-                    "settle_replications"]  # fmt: skip
-            console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
+            shown = table.copy()
+            shown["verdict"] = [_verdict(r) for _, r in table.iterrows()]
+            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict"]
+            winner = (int(feasible.index[0]),) if len(feasible) else ()
+            _frame_table(shown, f"Plan for {base.name}: cheapest first (★ the cheapest meeting every SLO)", cols,
+                         highlight=winner)  # fmt: skip
             # Under halving, a near point screened out early got them even when --replications is more.
             if len(near) and (near_replications > replications or search == "halving"):
                 console.print(
@@ -519,15 +512,28 @@ def plan(
                 for _, r in cheaper.iterrows():
                     point = ", ".join(f"{k}={r[k]}" for k in grid)
                     if r["verdict"] == "uncertain":
-                        text = f"  cheaper but uncertain: {point}: {r['uncertain']} (about {r['settle_replications']} "
+                        settle = number("settle_replications", r["settle_replications"])
+                        text = f"  cheaper but uncertain: {point}: {r['uncertain']} (about {settle} "
                         text += "replications would settle it)"
                     else:
                         text = f"  cheaper but failed: {point}: {r['failed']}"
-                    console.print(escape(text), highlight=False)
+                    console.print(escape(text), highlight=False, soft_wrap=True)  # one line per point, for grep
             else:
                 console.print("[bold red]no design in the grid meets every SLO[/]")
         if not len(feasible):
             raise typer.Exit(1)
+
+
+def _verdict(point: Any) -> str:
+    """A plan point's verdict with its reasons, in one cell (the table stays narrow enough for 80 columns)."""
+    from apisim.formats import number
+
+    if point["verdict"] == "met":
+        return "met"
+    if point["verdict"] == "failed":
+        return f"failed: {point['failed']}"
+    settle = number("settle_replications", point["settle_replications"])
+    return f"uncertain: {point['uncertain']} (about {settle} replications would settle it)"
 
 
 @app.command()

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("engine", {"engine"}),
     ("metrics", {"metrics", "quotas"}),
     ("cost", {"cost", "headline", "month"}),
-    ("render", {"plots", "pages"}),
+    ("render", {"plots", "pages", "formats"}),
     ("orchestration", {"experiment", "studies"}),
     ("faces", {"publish", "report", "tables", "cli", "__init__"}),
 ]  # fmt: skip
