@@ -342,6 +342,20 @@ def compare(
         headers, rows = compare_rows(result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]])
         show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
              [False] + [True] * (len(headers) - 1))  # fmt: skip
+        _show_diff(result.diff())
+
+
+def _show_diff(diff: Any) -> None:
+    """Each design against the baseline, one table per design: figure, both values, change, change %."""
+    from apisim.formats import diff_rows
+    from apisim.tables import show
+
+    _, rows = diff_rows(diff)
+    for design in dict.fromkeys(diff["design"]):
+        base = str(diff["baseline_design"].iloc[0])
+        mine = [[escape(c) for i, c in enumerate(r) if i != 1] for r in rows if r[1] == design]
+        show(_console(), f"{design} against {base} (baseline)", ["figure", base, str(design), "change", "change %"],
+             mine, [False, True, True, True, True])  # fmt: skip
 
 
 def _ci_columns(table: Any) -> list[str]:
