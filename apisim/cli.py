@@ -135,6 +135,67 @@ def _out_ok(out: Path | None, overwrite: bool) -> None:
 
 
 SEED = typer.Option(min=0, max=2**64 - 1, help="override simulation.seed (0 to 2**64 - 1)")
+FORMAT = typer.Option(
+    "--format",
+    help="table (the terminal), json (as --json), markdown, or github-comment (a Markdown diff to post on a "
+    "pull request as is)",
+)
+MAX_COST = typer.Option(
+    min=0.0,
+    help="exit 1 if a monthly bill is over USD (the month bill's point estimate, cost_monthly_usd.total)",
+)
+MAX_COST_INCREASE = typer.Option(
+    help="exit 1 if a monthly bill (its point estimate) is more than PCT percent over the baseline's",
+)
+BASELINE = typer.Option(
+    help="summary.json of an earlier run (run --out DIR, or run --json) to compare the bill against",
+)
+
+
+def _format(chosen: str | None, json_out: bool) -> str:
+    """--format, with --json as its alias for json."""
+    from apisim.formats import FORMATS
+
+    if chosen is not None and chosen not in FORMATS:
+        raise UserError(f"--format is one of {', '.join(FORMATS)}, not {chosen!r}")
+    if json_out and chosen not in (None, "json"):
+        raise UserError(f"--json is --format json: give one of --json and --format {chosen}")
+    return "json" if json_out else (chosen or "table")
+
+
+def _baseline(path: Path | None, max_increase: float | None, *, fallback: bool = False) -> dict[str, Any] | None:
+    """The --baseline summary, read before any simulating; --max-cost-increase needs one (``fallback``:
+    the verb has its own, compare's first design)."""
+    from apisim.gates import BaselineError, read_baseline
+
+    if path is None:
+        if max_increase is not None and not fallback:
+            raise UserError("--max-cost-increase PCT needs --baseline FILE (the summary.json of an earlier run)")
+        return None
+    try:
+        return read_baseline(path)
+    except BaselineError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _budget(reasons: list[str]) -> None:
+    """Say why the job is over budget, one line each on stderr; exit 1 if it is."""
+    for reason in reasons:
+        err.print(reason, highlight=False, markup=False, soft_wrap=True)
+    if reasons:
+        raise typer.Exit(1)
+
+
+def _against_baseline(base: dict[str, Any], summary: dict[str, Any]) -> Any:
+    """A run's headline figures against a baseline run's (:func:`apisim.studies.diff`)."""
+    import pandas as pd
+
+    from apisim.headline import headline
+    from apisim.studies import diff
+
+    label = "baseline" if base.get("scenario") == summary["scenario"] else f"baseline ({base.get('scenario')})"
+    rows = [{"design": label, **headline(base)}, {"design": summary["scenario"], **headline(summary)}]
+    return diff(pd.DataFrame(rows))
 FORCE = typer.Option(help="go ahead even above the run's time and memory limits (and read larger files)")
 OVERWRITE = typer.Option(
     help="write into an existing folder apisim did not create (only apisim's own files are ever replaced)"
@@ -196,10 +257,24 @@ def run(
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
     exact_month: Annotated[bool, EXACT_MONTH] = False,
+    format_: Annotated[str | None, FORMAT] = None,
+    max_cost: Annotated[float | None, MAX_COST] = None,
+    max_cost_increase: Annotated[float | None, MAX_COST_INCREASE] = None,
+    baseline: Annotated[Path | None, BASELINE] = None,
 ) -> None:
     """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost (of the
-    calendar month, with 95% intervals, unless the scenario's basis is a window)."""
+    calendar month, with 95% intervals, unless the scenario's basis is a window).
+
+    Exit codes: 0 ok, 1 over budget (--max-cost, --max-cost-increase), 2 bad input.
+    """
     with _user_errors():
+        shape = _format(format_, json_out)
+        json_out = shape == "json"
+        base = _baseline(baseline, max_cost_increase)
+        if replications > 1 and shape not in ("table", "json"):
+            raise UserError(f"--format {shape} shows one run: leave out --replications, or use table or json")
+        if replications > 1 and (max_cost is not None or max_cost_increase is not None):
+            raise UserError("--max-cost and --max-cost-increase judge one run's bill: leave out --replications")
         if records is None and out is None:
             records = False  # only --out writes them (requests.parquet): without it, nothing would read them
         sc = _prepare(
@@ -210,18 +285,41 @@ def run(
         if replications > 1:
             _replicated(sc, replications, seed, workers, dask, out, json_out, force, overwrite)
             return
-        result = _run_with_progress(sc, seed, force, records, quiet=json_out, exact_month=exact_month, workers=workers)
+        quiet = shape != "table"
+        result = _run_with_progress(sc, seed, force, records, quiet=quiet, exact_month=exact_month, workers=workers)
         if out is not None:
             result.write(out, overwrite=overwrite)
-        if json_out:
-            sys.stdout.write(to_json(result.summary) + "\n")
-            return
-        from apisim.tables import render_summary
+        s = result.summary
+        if shape == "json":
+            sys.stdout.write(to_json(s) + "\n")
+        elif shape in ("markdown", "github-comment"):
+            from apisim import formats
 
-        console = _console()
-        render_summary(result, console)
-        if out is not None:
-            console.print(f"results written to [bold]{escape(str(out))}[/]")
+            if shape == "markdown":
+                sys.stdout.write(formats.run_markdown(s, result.cost))
+            else:
+                against = _against_baseline(base, s) if base is not None else None
+                sys.stdout.write(formats.run_comment(s, result.cost, diff=against, slos=sc.slos))
+        else:
+            from apisim.tables import render_summary
+
+            console = _console()
+            render_summary(result, console)
+            if out is not None:
+                console.print(f"results written to [bold]{escape(str(out))}[/]")
+        _run_budget(s, max_cost, max_cost_increase, base, baseline)
+
+
+def _run_budget(
+    s: dict[str, Any], max_cost: float | None, max_increase: float | None, base: dict[str, Any] | None,
+    path: Path | None,
+) -> None:  # fmt: skip
+    from apisim.gates import over_budget
+
+    label = f"scenario {s['scenario']}"
+    baselines = {label: (f"the baseline {path}", float(base["cost_monthly_usd"]["total"]))} if base else None
+    costs = {label: float(s["cost_monthly_usd"]["total"])}
+    _budget(over_budget(costs, max_cost=max_cost, max_increase=max_increase, baselines=baselines))
 
 
 def _jobs_progress(total: int, quiet: bool) -> tuple[Progress | None, Any]:
@@ -318,12 +416,30 @@ def compare(
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
+    format_: Annotated[str | None, FORMAT] = None,
+    max_cost: Annotated[float | None, MAX_COST] = None,
+    max_cost_increase: Annotated[
+        float | None,
+        typer.Option(
+            help="exit 1 if a design's monthly bill (its point estimate) is more than PCT percent over the "
+            "baseline's: --baseline FILE, else the first design"
+        ),
+    ] = None,
+    baseline: Annotated[Path | None, BASELINE] = None,
 ) -> None:
-    """Run designs on the same traffic (same seed) and show them side by side."""
+    """Run designs on the same traffic (same seed) and show them side by side, then each against the
+    first (the baseline): every figure and cost line, its change and % change.
+
+    Exit codes: 0 ok, 1 over budget (--max-cost, --max-cost-increase), 2 bad input.
+    """
     from apisim import studies
+    from apisim.gates import over_budget
     from apisim.publish import write_comparison
 
     with _user_errors():
+        shape = _format(format_, json_out)
+        json_out = shape == "json"
+        base = _baseline(baseline, max_cost_increase, fallback=True)
         designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
         _out_ok(out, overwrite)
         with _progress(len(designs) * replications, json_out) as progress:
@@ -333,16 +449,33 @@ def compare(
             )  # fmt: skip
         if out is not None:
             write_comparison(result, out, overwrite=overwrite)
-        if json_out:
-            sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
-            return
-        from apisim.formats import compare_rows
-        from apisim.tables import show
+        from apisim import formats
 
-        headers, rows = compare_rows(result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]])
-        show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
-             [False] + [True] * (len(headers) - 1))  # fmt: skip
-        _show_diff(result.diff())
+        against = result.diff()
+        if shape == "json":
+            sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
+        elif shape == "markdown":
+            sys.stdout.write(formats.compare_markdown(result.table, against))
+        elif shape == "github-comment":
+            verdicts = {n: formats.slo_verdicts(r.scenario.slos, r.summary) for n, r in result.results.items()}
+            sys.stdout.write(formats.compare_comment(result.table, against, verdicts))
+        else:
+            from apisim.tables import show
+
+            shown = result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]]
+            headers, rows = formats.compare_rows(shown)
+            show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
+                 [False] + [True] * (len(headers) - 1))  # fmt: skip
+            _show_diff(against)
+        costs = {f"design {d}": float(c) for d, c in zip(result.table["design"], result.table["cost_usd"], strict=True)}
+        if base is not None:
+            what, usd = f"the baseline {baseline}", float(base["cost_monthly_usd"]["total"])
+        else:
+            first = str(result.table["design"].iloc[0])
+            what, usd = f"the first design, {first}", float(result.table["cost_usd"].iloc[0])
+            costs = {"design " + first: costs.pop("design " + first), **costs}
+        baselines = {k: (what, usd) for k in costs if base is not None or k != next(iter(costs))}
+        _budget(over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=baselines))
 
 
 def _show_diff(diff: Any) -> None:
@@ -568,21 +701,96 @@ def report(
     workers: Annotated[int | None, typer.Option(min=1)] = None,
     fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
     force: Annotated[bool, FORCE] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
+    format_: Annotated[str | None, FORMAT] = None,
+    max_cost: Annotated[float | None, MAX_COST] = None,
+    max_cost_increase: Annotated[float | None, MAX_COST_INCREASE] = None,
+    baseline: Annotated[
+        list[Path],
+        typer.Option(
+            help="summary.json of an earlier run, compared with the scenario of the same name (repeat for several)"
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run scenarios and comparison groups into a dated HTML + Markdown report, written atomically.
 
-    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo), 2 bad input. An SLO
-    whose 95% interval straddles its limit is reported as uncertain and does not fail the run.
+    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo) or a bill is over budget
+    (--max-cost, --max-cost-increase), 2 bad input. An SLO whose 95% interval straddles its limit is
+    reported as uncertain and does not fail the run.
     """
     from apisim.report import write_report
 
     with _user_errors():
+        shape = _format(format_, json_out)
+        bases = {}
+        for path in baseline:
+            doc = _baseline(path, None)
+            bases[str(doc.get("scenario"))] = (path, doc)
+        if max_cost_increase is not None and not bases:
+            raise UserError("--max-cost-increase PCT needs --baseline FILE (the summary.json of an earlier run)")
         d, w = _times(duration, warmup)
         if basis is not None and basis not in ("month", "window"):
             raise UserError(f"--basis is month or window, not {basis!r}")
         outcome = write_report(
             inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis, windows=windows
         )
+    _report_output(outcome, shape, out, bases)
+    reasons = []
+    if fail_on_slo and outcome.slo_failures:
+        reasons.append(f"SLO: {len(outcome.slo_failures)} failed (--fail-on-slo)")
+    from apisim.gates import over_budget
+
+    costs = {f"scenario {label}": float(s["cost_monthly_usd"]["total"]) for label, s in outcome.summaries.items()}
+    found = {
+        f"scenario {label}": (f"the baseline {path}", float(doc["cost_monthly_usd"]["total"]))
+        for label, (path, doc) in bases.items()
+        if label in outcome.summaries
+    }
+    for name in bases.keys() - outcome.summaries.keys():
+        _warning(f"--baseline {bases[name][0]}: no scenario in the report is named {name!r}; not compared")
+    reasons += over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=found)
+    _budget(reasons)
+
+
+def _report_output(outcome: Any, shape: str, out: Path, bases: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """What report prints: where it wrote, and its overview in the chosen --format."""
+    from apisim import formats
+
+    if shape == "json":
+        doc = {
+            "folder": str(outcome.folder), "latest": outcome.latest, "slo_failures": outcome.slo_failures,
+            "slo_uncertain": outcome.slo_uncertain,
+            "scenarios": {label: {"cost_usd": s["cost_monthly_usd"]["total"], "summary": s}
+                          for label, s in outcome.summaries.items()},
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
+        return
+    if shape in ("markdown", "github-comment"):
+        if shape == "markdown":
+            sys.stdout.write(
+                formats.report_markdown(
+                    outcome.overview, outcome.slo_failures, outcome.slo_uncertain, outcome.summaries
+                )
+            )
+            return
+        import pandas as pd
+
+        from apisim.studies import diff
+
+        costs = {label: float(s["cost_monthly_usd"]["total"]) for label, s in outcome.summaries.items()}
+        parts = []
+        for label, s in outcome.summaries.items():
+            if label in bases:
+                was = {"design": f"{label} (baseline)", **_headline(bases[label][1])}
+                rows = [was, {"design": label, **_headline(s)}]
+                parts.append(diff(pd.DataFrame(rows)))
+        against = pd.concat(parts, ignore_index=True) if parts else None
+        sys.stdout.write(
+            formats.report_comment(
+                outcome.overview, outcome.slo_failures, outcome.slo_uncertain, costs, against, outcome.summaries
+            )
+        )
+        return
     console = _console()
     folder, page = escape(str(outcome.folder)), escape(str(outcome.folder / "index.html"))
     console.print(f"report written to [bold]{folder}[/] ({page})", highlight=False)
@@ -590,11 +798,15 @@ def report(
         latest = escape(str(out / "latest"))
         console.print(f"note: {latest} still points at a newer report (or links cannot be made here)")
     for failure in outcome.slo_failures:
-        console.print(f"[red]SLO failed:[/] {escape(failure)}", highlight=False)
+        console.print(f"[red]SLO failed:[/] {escape(failure)}", highlight=False, soft_wrap=True)
     for doubt in outcome.slo_uncertain:
-        console.print(f"[yellow]SLO uncertain:[/] {escape(doubt)}", highlight=False)
-    if fail_on_slo and outcome.slo_failures:
-        raise typer.Exit(1)
+        console.print(f"[yellow]SLO uncertain:[/] {escape(doubt)}", highlight=False, soft_wrap=True)
+
+
+def _headline(summary: dict[str, Any]) -> dict[str, float]:
+    from apisim.headline import headline
+
+    return headline(summary)
 
 
 @app.command()

@@ -181,7 +181,10 @@ def md(text: Any) -> str:
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool] | None = None) -> str:
     """A Markdown table (cells escaped; ``right``: which columns are right-aligned)."""
-    right = right or [i > 0 for i in range(len(headers))]
+    if right is None:  # a column of figures is right-aligned, one with a word in it is not
+        right = [
+            i > 0 and all(not str(r[i]) or str(r[i])[0] in "0123456789+-$–∞" for r in rows) for i in range(len(headers))
+        ]
     lines = ["| " + " | ".join(md(h) for h in headers) + " |"]
     lines.append("|" + "|".join("---:" if r else "---" for r in right) + "|")
     lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
@@ -296,10 +299,23 @@ def comment(title: str, verdict: str, diff_table: str, full: str) -> str:
     return "\n".join(out)
 
 
-def report_rows(overview: Sequence[Sequence[str]]) -> tuple[list[str], list[list[str]]]:
-    """A report's overview table: one row per scenario with its SLO verdict."""
+def report_rows(
+    overview: Sequence[Sequence[str]], summaries: dict[str, dict[str, Any]] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """A report's overview table: one row per scenario with its SLO verdict (the report's own row,
+    its figures formatted as everywhere else when the summaries, by label, are given)."""
     headers = ["scenario", "p50 ms", "p99 ms", "429 rate", "USD/month (95% CI)", "basis", "SLOs"]
-    return headers, [list(r) for r in overview]
+    rows = []
+    for row in overview:
+        s = (summaries or {}).get(row[0])
+        if s is None:
+            rows.append(list(row))
+            continue
+        h = headline(s)
+        rows.append([row[0], number("p50_ms", h["p50_ms"]), number("p99_ms", h["p99_ms"]),
+                     number("rate_429", h["rate_429"]), with_ci("cost_usd", h["cost_usd"], h["cost_usd_pm"]),
+                     row[5], row[6]])  # fmt: skip
+    return headers, rows
 
 
 def frame_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> str:
@@ -308,3 +324,77 @@ def frame_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# ----------------------------------------------------------------------------------------------
+# What --format prints for run, compare and report
+# ----------------------------------------------------------------------------------------------
+
+
+def _diff_table(diff: pd.DataFrame | None) -> str:
+    if diff is None or not len(diff):
+        return ""
+    headers, rows = diff_rows(diff)
+    if diff["design"].nunique() == 1:  # two designs: name the columns by them
+        base, other = str(diff["baseline_design"].iloc[0]), str(diff["design"].iloc[0])
+        headers = ["figure", base if "baseline" in base else f"{base} (baseline)", other, "change", "change %"]
+        rows = [[r[0], *r[2:]] for r in rows]
+    return md_table(headers, rows)
+
+
+def run_comment(
+    summary: dict[str, Any], cost: pd.DataFrame, *, diff: pd.DataFrame | None = None, slos: Sequence[str] = ()
+) -> str:
+    """One run as a pull-request comment: the bill and SLO status in a line, the change against a
+    baseline run (``diff``, when there is one), and the headline figures and cost lines folded away."""
+    verdict = run_line(summary)
+    if diff is not None and len(diff):
+        verdict = cost_verdict(diff) or verdict
+    verdict += " · " + slo_status({summary["scenario"]: slo_verdicts(slos, summary)})
+    return comment(f"apisim: {summary['scenario']}", verdict, _diff_table(diff), run_markdown(summary, cost, level=3))
+
+
+def compare_comment(table: pd.DataFrame, diff: pd.DataFrame, verdicts: dict[str, list[tuple[str, str, str]]]) -> str:
+    """A comparison as a pull-request comment: each design's bill against the baseline's and the SLO
+    status in a line, the diff table, and the side-by-side table folded away."""
+    headers, rows = compare_rows(table)
+    verdict = (cost_verdict(diff) or "one design") + " · " + slo_status(verdicts)
+    return comment("apisim: designs compared", verdict, _diff_table(diff), md_table(headers, rows))
+
+
+def report_markdown(
+    overview: Sequence[Sequence[str]],
+    failures: Sequence[str],
+    uncertain: Sequence[str],
+    summaries: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """A report's overview as Markdown: one row per scenario with its SLO verdict, then the SLOs that
+    failed or are uncertain."""
+    headers, rows = report_rows(overview, summaries)
+    out = ["## apisim report", "", md_table(headers, rows)]
+    out += [f"- SLO FAILED: {md(f)}" for f in failures] + [f"- SLO uncertain: {md(u)}" for u in uncertain]
+    return "\n".join(out) + "\n"
+
+
+def report_comment(
+    overview: Sequence[Sequence[str]],
+    failures: Sequence[str],
+    uncertain: Sequence[str],
+    costs: dict[str, float],
+    diff: pd.DataFrame | None = None,
+    summaries: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """A report as a pull-request comment: the scenarios' total bill and SLO status in a line, the
+    change against baseline runs (``diff``, when given), and the overview folded away."""
+    verdict = f"{len(costs)} scenario(s), {usd(sum(costs.values()))}/month in all"
+    if diff is not None and len(diff):
+        verdict += "; " + cost_verdict(diff)
+    if failures:
+        verdict += f" · SLOs: {len(failures)} FAILED"
+    elif uncertain:
+        verdict += f" · SLOs: none failed, {len(uncertain)} uncertain"
+    else:
+        verdict += " · SLOs: none failed"
+    headers, rows = report_rows(overview, summaries)
+    table = _diff_table(diff) or md_table(headers, rows)
+    return comment("apisim report", verdict, table, report_markdown(overview, failures, uncertain, summaries))

@@ -83,6 +83,8 @@ class ReportOutcome:
     slo_failures: list[str]
     latest: bool = True  # whether OUT/latest now points at this report (False: a newer one, or no links here)
     slo_uncertain: list[str] = field(default_factory=list)  # the 95% interval straddles the limit
+    overview: list[list[str]] = field(default_factory=list)  # the overview table's rows, one per scenario
+    summaries: dict[str, dict] = field(default_factory=dict)  # each scenario's summary, by its label
 
 
 def _comparison_section(page: Page, name: str, slug: str, cmp: Any) -> None:
@@ -157,6 +159,7 @@ def write_report(
     when = now or dt.datetime.now(dt.UTC)
     failures: list[str] = []
     doubts: list[str] = []
+    rows: list[list[str]] = []  # the overview, for the command line's --format too
 
     def fill(tmp: Path) -> None:
         (tmp / "figures").mkdir()
@@ -174,6 +177,7 @@ def write_report(
                 uncertain=doubts,
             )  # fmt: skip
             overview.append(row)
+        rows[:] = overview
         for name, cmp in comparisons.items():
             _comparison_section(body, name, safe_name(name, taken), cmp)
         page = Page(tmp)
@@ -196,4 +200,8 @@ def write_report(
         page.write(f"apisim report {when:%Y-%m-%d %H:%M}")
 
     folder = publish_new(out_root, stamp(when), fill, kind="report")
-    return ReportOutcome(folder, failures, latest=point_latest(out_root, folder.name), slo_uncertain=doubts)
+    summaries = dict(zip(unique_labels([sc.name for _, sc in scenarios]), (r.summary for r in results), strict=True))
+    return ReportOutcome(
+        folder, failures, latest=point_latest(out_root, folder.name), slo_uncertain=doubts, overview=rows,
+        summaries=summaries,
+    )  # fmt: skip

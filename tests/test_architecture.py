@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("cost", {"cost", "headline", "month"}),
     ("render", {"plots", "pages", "formats"}),
     ("orchestration", {"experiment", "studies"}),
-    ("faces", {"publish", "report", "tables", "cli", "__init__"}),
+    ("faces", {"publish", "report", "tables", "gates", "cli", "__init__"}),
 ]  # fmt: skip
 """scenario file → validated model → engine (build, doors, account, functions) → metrics → month and
 cost → rendering → the Python API and studies → the faces people use."""
