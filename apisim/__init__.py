@@ -10,7 +10,7 @@ from apisim.experiment import Result, replicate, replication_seed, run_many, sim
 from apisim.loading import load, validate_scenario
 from apisim.problems import RunTooLarge, ScenarioError
 from apisim.scenario import Scenario
-from apisim.studies import compare, plan, replications, sweep
+from apisim.studies import compare, diff, plan, replications, sweep
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "compare",
+    "diff",
     "load",
     "plan",
     "plots",

@@ -20,7 +20,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from typer.core import TyperGroup
 
 from apisim import __version__
@@ -192,6 +191,67 @@ def _out_ok(out: Path | None, overwrite: bool) -> None:
 
 
 SEED = typer.Option(metavar="SEED", min=0, max=2**64 - 1, help="override simulation.seed (0 to 2**64 - 1)")
+FORMAT = typer.Option(
+    "--format",
+    help="table (the terminal), json (as --json), markdown, or github-comment (a Markdown diff to post on a "
+    "pull request as is)",
+)
+MAX_COST = typer.Option(
+    min=0.0,
+    help="exit 1 if a monthly bill is over USD (the month bill's point estimate, cost_monthly_usd.total)",
+)
+MAX_COST_INCREASE = typer.Option(
+    help="exit 1 if a monthly bill (its point estimate) is more than PCT percent over the baseline's",
+)
+BASELINE = typer.Option(
+    help="summary.json of an earlier run (run --out DIR, or run --json) to compare the bill against",
+)
+
+
+def _format(chosen: str | None, json_out: bool) -> str:
+    """--format, with --json as its alias for json."""
+    from apisim.formats import FORMATS
+
+    if chosen is not None and chosen not in FORMATS:
+        raise UserError(f"--format is one of {', '.join(FORMATS)}, not {chosen!r}")
+    if json_out and chosen not in (None, "json"):
+        raise UserError(f"--json is --format json: give one of --json and --format {chosen}")
+    return "json" if json_out else (chosen or "table")
+
+
+def _baseline(path: Path | None, max_increase: float | None, *, fallback: bool = False) -> dict[str, Any] | None:
+    """The --baseline summary, read before any simulating; --max-cost-increase needs one (``fallback``:
+    the verb has its own, compare's first design)."""
+    from apisim.gates import BaselineError, read_baseline
+
+    if path is None:
+        if max_increase is not None and not fallback:
+            raise UserError("--max-cost-increase PCT needs --baseline FILE (the summary.json of an earlier run)")
+        return None
+    try:
+        return read_baseline(path)
+    except BaselineError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _budget(reasons: list[str]) -> None:
+    """Say why the job is over budget, one line each on stderr; exit 1 if it is."""
+    for reason in reasons:
+        err.print(reason, highlight=False, markup=False, soft_wrap=True)
+    if reasons:
+        raise typer.Exit(1)
+
+
+def _against_baseline(base: dict[str, Any], summary: dict[str, Any]) -> Any:
+    """A run's headline figures against a baseline run's (:func:`apisim.studies.diff`)."""
+    import pandas as pd
+
+    from apisim.headline import headline
+    from apisim.studies import diff
+
+    label = "baseline" if base.get("scenario") == summary["scenario"] else f"baseline ({base.get('scenario')})"
+    rows = [{"design": label, **headline(base)}, {"design": summary["scenario"], **headline(summary)}]
+    return diff(pd.DataFrame(rows))
 FORCE = typer.Option(help="go ahead even above the run's time and memory limits (and read larger files)")
 WORKERS = typer.Option(metavar="N", min=1, help="worker processes (default: one per core)")
 REPLICATIONS = typer.Option(
@@ -267,10 +327,24 @@ def run(
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
     exact_month: Annotated[bool, EXACT_MONTH] = False,
+    format_: Annotated[str | None, FORMAT] = None,
+    max_cost: Annotated[float | None, MAX_COST] = None,
+    max_cost_increase: Annotated[float | None, MAX_COST_INCREASE] = None,
+    baseline: Annotated[Path | None, BASELINE] = None,
 ) -> None:
     """Simulate one scenario and show outcomes, latency, cold starts and the monthly cost (of the
-    calendar month, with 95% intervals, unless the scenario's basis is a window)."""
+    calendar month, with 95% intervals, unless the scenario's basis is a window).
+
+    Exit codes: 0 ok, 1 over budget (--max-cost, --max-cost-increase), 2 bad input.
+    """
     with _user_errors():
+        shape = _format(format_, json_out)
+        json_out = shape == "json"
+        base = _baseline(baseline, max_cost_increase)
+        if replications > 1 and shape not in ("table", "json"):
+            raise UserError(f"--format {shape} shows one run: leave out --replications, or use table or json")
+        if replications > 1 and (max_cost is not None or max_cost_increase is not None):
+            raise UserError("--max-cost and --max-cost-increase judge one run's bill: leave out --replications")
         if records is None and out is None:
             records = False  # only --out writes them (requests.parquet): without it, nothing would read them
         sc = _prepare(
@@ -281,18 +355,41 @@ def run(
         if replications > 1:
             _replicated(sc, replications, seed, workers, dask, out, json_out, force, overwrite)
             return
-        result = _run_with_progress(sc, seed, force, records, quiet=json_out, exact_month=exact_month, workers=workers)
+        quiet = shape != "table"
+        result = _run_with_progress(sc, seed, force, records, quiet=quiet, exact_month=exact_month, workers=workers)
         if out is not None:
             result.write(out, overwrite=overwrite)
-        if json_out:
-            sys.stdout.write(to_json(result.summary) + "\n")
-            return
-        from apisim.tables import render_summary
+        s = result.summary
+        if shape == "json":
+            sys.stdout.write(to_json(s) + "\n")
+        elif shape in ("markdown", "github-comment"):
+            from apisim import formats
 
-        console = _console()
-        render_summary(result, console)
-        if out is not None:
-            console.print(f"results written to [bold]{escape(str(out))}[/]")
+            if shape == "markdown":
+                sys.stdout.write(formats.run_markdown(s, result.cost))
+            else:
+                against = _against_baseline(base, s) if base is not None else None
+                sys.stdout.write(formats.run_comment(s, result.cost, diff=against, slos=sc.slos))
+        else:
+            from apisim.tables import render_summary
+
+            console = _console()
+            render_summary(result, console)
+            if out is not None:
+                console.print(f"results written to [bold]{escape(str(out))}[/]")
+        _run_budget(s, max_cost, max_cost_increase, base, baseline)
+
+
+def _run_budget(
+    s: dict[str, Any], max_cost: float | None, max_increase: float | None, base: dict[str, Any] | None,
+    path: Path | None,
+) -> None:  # fmt: skip
+    from apisim.gates import over_budget
+
+    label = f"scenario {s['scenario']}"
+    baselines = {label: (f"the baseline {path}", float(base["cost_monthly_usd"]["total"]))} if base else None
+    costs = {label: float(s["cost_monthly_usd"]["total"])}
+    _budget(over_budget(costs, max_cost=max_cost, max_increase=max_increase, baselines=baselines))
 
 
 def _jobs_progress(total: int, quiet: bool) -> tuple[Progress | None, Any]:
@@ -317,26 +414,11 @@ def _progress(total: int, quiet: bool) -> Iterator[Any]:
         yield callback
 
 
-def _frame_table(frame: Any, title: str, columns: list[str] | None = None) -> Table:
-    table = Table(title=escape(title), title_justify="left")
-    cols = columns or list(frame.columns)
-    for c in cols:
-        table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
-    for row in frame[cols].itertuples(index=False):
-        table.add_row(*(escape(_cell(v)) for v in row))
-    return table
+def _frame_table(frame: Any, title: str, columns: list[str] | None = None, *, highlight: tuple[int, ...] = ()) -> None:
+    """Print a study's DataFrame (numbers formatted by column name; vertical when too wide)."""
+    from apisim.tables import frame as show_frame
 
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return str(value)
-    if isinstance(value, (float, np.floating)):
-        if value != value:  # NaN
-            return "–"
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    show_frame(_console(), frame, title, columns, highlight=highlight)
 
 
 def _replicated(
@@ -364,18 +446,14 @@ def _replicated(
         doc = {"scenario": sc.name, "replications": n, "summary": metrics, "rows": rows.to_dict(orient="records")}
         sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         return
+    from apisim.formats import half_width, number
+    from apisim.tables import show
+
     record = summary.iloc[0]
-    table = Table(title=f"{escape(sc.name)}: {n} replications (mean ± 95% CI)", title_justify="left")
-    table.add_column("figure")
-    table.add_column("mean", justify="right")
-    table.add_column("± 95% CI", justify="right")
-    for m in studies.HEADLINE:
-        table.add_row(m, _cell(record[m]), _cell(record[f"{m}_ci95"]))
-    console = _console()
-    console.print(table)
-    console.print(
-        _frame_table(rows, "Per replication", ["replication", "seed", "p50_ms", "p99_ms", "rate_429", "cost_usd"])
-    )
+    means = [[m, number(m, record[m]), half_width(m, record[m], record[f"{m}_ci95"])] for m in studies.HEADLINE]
+    show(_console(), f"{sc.name}: {n} replications (mean ± 95% CI)", ["figure", "mean", "± 95% CI"],
+         [[escape(c) for c in r] for r in means], [False, True, True])  # fmt: skip
+    _frame_table(rows, "Per replication", ["replication", "seed", "p50_ms", "p99_ms", "rate_429", "cost_usd"])
 
 
 def _json_safe(value: Any) -> Any:
@@ -414,12 +492,30 @@ def compare(
     dask: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Dask scheduler address, or 'local'")] = None,
     force: Annotated[bool, FORCE] = False,
     overwrite: Annotated[bool, OVERWRITE] = False,
+    format_: Annotated[str | None, FORMAT] = None,
+    max_cost: Annotated[float | None, MAX_COST] = None,
+    max_cost_increase: Annotated[
+        float | None,
+        typer.Option(
+            help="exit 1 if a design's monthly bill (its point estimate) is more than PCT percent over the "
+            "baseline's: --baseline FILE, else the first design"
+        ),
+    ] = None,
+    baseline: Annotated[Path | None, BASELINE] = None,
 ) -> None:
-    """Run designs on the same traffic (same seed) and show them side by side."""
+    """Run designs on the same traffic (same seed) and show them side by side, then each against the
+    first (the baseline): every figure and cost line, its change and % change.
+
+    Exit codes: 0 ok, 1 over budget (--max-cost, --max-cost-increase), 2 bad input.
+    """
     from apisim import studies
+    from apisim.gates import over_budget
     from apisim.publish import write_comparison
 
     with _user_errors():
+        shape = _format(format_, json_out)
+        json_out = shape == "json"
+        base = _baseline(baseline, max_cost_increase, fallback=True)
         designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
         _out_ok(out, overwrite)
         with _progress(len(designs) * replications, json_out) as progress:
@@ -429,11 +525,53 @@ def compare(
             )  # fmt: skip
         if out is not None:
             write_comparison(result, out, overwrite=overwrite)
-        if json_out:
+        from apisim import formats
+
+        against = result.diff()
+        if shape == "json":
             sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
-            return
-        shown = result.table.set_index("design")[[m for m in studies.HEADLINE]].T.reset_index(names="figure")
-        _console().print(_frame_table(shown, "Designs compared (same arrivals)"))
+        elif shape == "markdown":
+            sys.stdout.write(formats.compare_markdown(result.table, against))
+        elif shape == "github-comment":
+            verdicts = {n: formats.slo_verdicts(r.scenario.slos, r.summary) for n, r in result.results.items()}
+            sys.stdout.write(formats.compare_comment(result.table, against, verdicts))
+        else:
+            from apisim.tables import show
+
+            shown = result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]]
+            headers, rows = formats.compare_rows(shown)
+            show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
+                 [False] + [True] * (len(headers) - 1))  # fmt: skip
+            _show_diff(against)
+        costs = {f"design {d}": float(c) for d, c in zip(result.table["design"], result.table["cost_usd"], strict=True)}
+        if base is not None:
+            what, usd = f"the baseline {baseline}", float(base["cost_monthly_usd"]["total"])
+        else:
+            first = str(result.table["design"].iloc[0])
+            what, usd = f"the first design, {first}", float(result.table["cost_usd"].iloc[0])
+            costs = {"design " + first: costs.pop("design " + first), **costs}
+        baselines = {k: (what, usd) for k in costs if base is not None or k != next(iter(costs))}
+        _budget(over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=baselines))
+
+
+def _show_diff(diff: Any) -> None:
+    """Each design against the baseline, one table per design: figure, both values, change, change %."""
+    from apisim.formats import diff_rows
+    from apisim.tables import show
+
+    _, rows = diff_rows(diff)
+    for design in dict.fromkeys(diff["design"]):
+        base = str(diff["baseline_design"].iloc[0])
+        mine = [[escape(c) for i, c in enumerate(r) if i != 1] for r in rows if r[1] == design]
+        show(_console(), f"{design} against {base} (baseline)", ["figure", base, str(design), "change", "change %"],
+             mine, [False, True, True, True, True])  # fmt: skip
+
+
+def _ci_columns(table: Any) -> list[str]:
+    """The headline figures' 95% half-width columns a study table has."""
+    from apisim.headline import HEADLINE
+
+    return [f"{m}_ci95" for m in HEADLINE if f"{m}_ci95" in table]
 
 
 def _vary(assignments: list[str], option: str) -> dict[str, list[Any]]:
@@ -493,12 +631,10 @@ def sweep(
         if json_out:
             sys.stdout.write(rows.to_json(orient="records", indent=2) + "\n")
             return
-        _console().print(
-            _frame_table(
-                summary,
-                f"Sweep of {base.name}",
-                [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", *_if_cached(summary), "cost_usd"],
-            )
+        _frame_table(
+            summary,
+            f"Sweep of {base.name}",
+            [*vary, "p50_ms", "p99_ms", "rate_429", "cold_start_ratio", *_if_cached(summary), "cost_usd"],
         )
 
 
@@ -541,6 +677,7 @@ def plan(
 ) -> None:
     """Find the cheapest design in the grid that meets every SLO. Exit 1 if none does."""
     from apisim import studies
+    from apisim.formats import number
     from apisim.publish import write_plan
 
     with _user_errors():
@@ -583,9 +720,12 @@ def plan(
             sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
         else:
             console = _console()
-            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict", "failed", "uncertain",
-                    "settle_replications"]  # fmt: skip
-            console.print(_frame_table(table, f"Plan for {base.name}: cheapest first", cols))
+            shown = table.copy()
+            shown["verdict"] = [_verdict(r) for _, r in table.iterrows()]
+            cols = [*grid, "cost_usd", "p99_ms", "rate_429", "cold_start_ratio", "verdict"]
+            winner = (int(feasible.index[0]),) if len(feasible) else ()
+            _frame_table(shown, f"Plan for {base.name}: cheapest first (★ the cheapest meeting every SLO)", cols,
+                         highlight=winner)  # fmt: skip
             # Under halving, a near point screened out early got them even when --replications is more.
             if len(near) and (near_replications > replications or search == "halving"):
                 console.print(
@@ -604,15 +744,28 @@ def plan(
                 for _, r in cheaper.iterrows():
                     point = ", ".join(f"{k}={r[k]}" for k in grid)
                     if r["verdict"] == "uncertain":
-                        text = f"  cheaper but uncertain: {point}: {r['uncertain']} (about {r['settle_replications']} "
+                        settle = number("settle_replications", r["settle_replications"])
+                        text = f"  cheaper but uncertain: {point}: {r['uncertain']} (about {settle} "
                         text += "replications would settle it)"
                     else:
                         text = f"  cheaper but failed: {point}: {r['failed']}"
-                    console.print(escape(text), highlight=False)
+                    console.print(escape(text), highlight=False, soft_wrap=True)  # one line per point, for grep
             else:
                 console.print("[bold red]no design in the grid meets every SLO[/]")
         if not len(feasible):
             raise typer.Exit(1)
+
+
+def _verdict(point: Any) -> str:
+    """A plan point's verdict with its reasons, in one cell (the table stays narrow enough for 80 columns)."""
+    from apisim.formats import number
+
+    if point["verdict"] == "met":
+        return "met"
+    if point["verdict"] == "failed":
+        return f"failed: {point['failed']}"
+    settle = number("settle_replications", point["settle_replications"])
+    return f"uncertain: {point['uncertain']} (about {settle} replications would settle it)"
 
 
 @app.command()
@@ -642,23 +795,98 @@ def report(
     workers: Annotated[int | None, WORKERS] = None,
     fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
     force: Annotated[bool, FORCE] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
+    format_: Annotated[str | None, FORMAT] = None,
+    max_cost: Annotated[float | None, MAX_COST] = None,
+    max_cost_increase: Annotated[float | None, MAX_COST_INCREASE] = None,
+    baseline: Annotated[
+        list[Path],
+        typer.Option(
+            help="summary.json of an earlier run, compared with the scenario of the same name (repeat for several)"
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run scenarios and comparison groups into a dated HTML + Markdown report, written atomically.
 
-    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo), 2 bad input. An SLO
-    whose 95% interval straddles its limit is reported as uncertain and does not fail the run.
+    Exit codes (for cron and CI): 0 ok, 1 an SLO failed (with --fail-on-slo) or a bill is over budget
+    (--max-cost, --max-cost-increase), 2 bad input. An SLO whose 95% interval straddles its limit is
+    reported as uncertain and does not fail the run.
     """
     from apisim.report import write_report
 
     with _user_errors():
+        shape = _format(format_, json_out)
+        bases = {}
+        for path in baseline:
+            doc = _baseline(path, None)
+            bases[str(doc.get("scenario"))] = (path, doc)
+        if max_cost_increase is not None and not bases:
+            raise UserError("--max-cost-increase PCT needs --baseline FILE (the summary.json of an earlier run)")
         d, w = _times(duration, warmup)
         if basis is not None and basis not in ("month", "window"):
             raise UserError(f"--basis is month or window, not {basis!r}")
-        with _progress(1, False) as progress:  # the total is known once the inputs are read
+        with _progress(1, shape == "json") as progress:  # the total is known once the inputs are read
             outcome = write_report(
                 inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis,
                 windows=windows, progress=progress,
             )  # fmt: skip
+    _report_output(outcome, shape, out, bases)
+    reasons = []
+    if fail_on_slo and outcome.slo_failures:
+        reasons.append(f"SLO: {len(outcome.slo_failures)} failed (--fail-on-slo)")
+    from apisim.gates import over_budget
+
+    costs = {f"scenario {label}": float(s["cost_monthly_usd"]["total"]) for label, s in outcome.summaries.items()}
+    found = {
+        f"scenario {label}": (f"the baseline {path}", float(doc["cost_monthly_usd"]["total"]))
+        for label, (path, doc) in bases.items()
+        if label in outcome.summaries
+    }
+    for name in bases.keys() - outcome.summaries.keys():
+        _warning(f"--baseline {bases[name][0]}: no scenario in the report is named {name!r}; not compared")
+    reasons += over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=found)
+    _budget(reasons)
+
+
+def _report_output(outcome: Any, shape: str, out: Path, bases: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """What report prints: where it wrote, and its overview in the chosen --format."""
+    from apisim import formats
+
+    if shape == "json":
+        doc = {
+            "folder": str(outcome.folder), "latest": outcome.latest, "slo_failures": outcome.slo_failures,
+            "slo_uncertain": outcome.slo_uncertain,
+            "scenarios": {label: {"cost_usd": s["cost_monthly_usd"]["total"], "summary": s}
+                          for label, s in outcome.summaries.items()},
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
+        return
+    if shape in ("markdown", "github-comment"):
+        if shape == "markdown":
+            sys.stdout.write(
+                formats.report_markdown(
+                    outcome.overview, outcome.slo_failures, outcome.slo_uncertain, outcome.summaries
+                )
+            )
+            return
+        import pandas as pd
+
+        from apisim.studies import diff
+
+        costs = {label: float(s["cost_monthly_usd"]["total"]) for label, s in outcome.summaries.items()}
+        parts = []
+        for label, s in outcome.summaries.items():
+            if label in bases:
+                was = {"design": f"{label} (baseline)", **_headline(bases[label][1])}
+                rows = [was, {"design": label, **_headline(s)}]
+                parts.append(diff(pd.DataFrame(rows)))
+        against = pd.concat(parts, ignore_index=True) if parts else None
+        sys.stdout.write(
+            formats.report_comment(
+                outcome.overview, outcome.slo_failures, outcome.slo_uncertain, costs, against, outcome.summaries
+            )
+        )
+        return
     console = _console()
     folder, page = escape(str(outcome.folder)), escape(str(outcome.folder / "index.html"))
     console.print(f"report written to [bold]{folder}[/] ({page})", highlight=False)
@@ -666,11 +894,15 @@ def report(
         latest = escape(str(out / "latest"))
         console.print(f"note: {latest} still points at a newer report (or links cannot be made here)")
     for failure in outcome.slo_failures:
-        console.print(f"[red]SLO failed:[/] {escape(failure)}", highlight=False)
+        console.print(f"[red]SLO failed:[/] {escape(failure)}", highlight=False, soft_wrap=True)
     for doubt in outcome.slo_uncertain:
-        console.print(f"[yellow]SLO uncertain:[/] {escape(doubt)}", highlight=False)
-    if fail_on_slo and outcome.slo_failures:
-        raise typer.Exit(1)
+        console.print(f"[yellow]SLO uncertain:[/] {escape(doubt)}", highlight=False, soft_wrap=True)
+
+
+def _headline(summary: dict[str, Any]) -> dict[str, float]:
+    from apisim.headline import headline
+
+    return headline(summary)
 
 
 @app.command()

@@ -77,6 +77,26 @@ class Result:
         """One row per time bucket."""
         return metrics.timeseries(self.log.sample)
 
+    def __repr__(self) -> str:
+        s = self.summary
+        p99 = s["latency_ms"]["p99"]
+        return (
+            f"<apisim.Result {s['scenario']!r} seed={s['seed']} basis={s['basis']} "
+            f"attempts={s['requests']['offered']:,} p99={'–' if p99 is None else f'{p99:,.1f}'}ms "
+            f"cost=${s['cost_monthly_usd']['total']:,.2f}/month>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The headline tables as small HTML tables, for a notebook (every name escaped)."""
+        import html
+
+        from apisim.formats import frame_html, run_line, summary_tables
+
+        s = self.summary
+        title = f"<p><b>{html.escape(s['scenario'])}</b> · seed {s['seed']} · {html.escape(run_line(s))}</p>"
+        tables = [frame_html(h, rows, t) for t, (h, rows) in summary_tables(s, self.cost).items()]
+        return title + "".join(tables)
+
     def write(self, out: str | Path, *, overwrite: bool = False) -> Path:
         """Write the summary, tables, figures and report.md into the folder ``out``, atomically.
 

@@ -86,13 +86,14 @@ class ReportOutcome:
     slo_failures: list[str]
     latest: bool = True  # whether OUT/latest now points at this report (False: a newer one, or no links here)
     slo_uncertain: list[str] = field(default_factory=list)  # the 95% interval straddles the limit
+    overview: list[list[str]] = field(default_factory=list)  # the overview table's rows, one per scenario
+    summaries: dict[str, dict] = field(default_factory=dict)  # each scenario's summary, by its label
 
 
 def p99_limit(scenarios: list[Scenario]) -> float | None:
     """The tightest ``p99 <`` SLO among the designs, to draw on a Pareto chart (None: no such SLO)."""
-    limits = [
-        slo.limit for sc in scenarios for slo in map(Slo.parse, sc.slos) if slo.metric == "p99_ms" and slo.op in ("<", "<=")
-    ]
+    slos = [Slo.parse(text) for sc in scenarios for text in sc.slos]
+    limits = [slo.limit for slo in slos if slo.metric == "p99_ms" and slo.op in ("<", "<=")]
     return min(limits) if limits else None
 
 
@@ -213,6 +214,7 @@ def write_report(
     when = now or dt.datetime.now(dt.UTC)
     failures: list[str] = []
     doubts: list[str] = []
+    rows: list[list[str]] = []  # the overview, for the command line's --format too
 
     def fill(tmp: Path) -> None:
         (tmp / "figures").mkdir()
@@ -232,6 +234,9 @@ def write_report(
                 prefix=f"{slug}-", uncertain=doubts, anchor=f"s-{slug}",
             )  # fmt: skip
             cards.append(card)
+            p50 = res.summary["latency_ms"]["p50"]
+            rows.append([label, "–" if p50 is None else f"{p50:,.1f}", card.p99, card.rate_429, card.bill, card.basis,
+                         card.verdict])  # fmt: skip
             tick(done + len(cards))
         if comparisons:
             compared.heading("Comparisons", level=1, anchor="comparisons")
@@ -260,4 +265,8 @@ def write_report(
         page.write(f"apisim report {when:%Y-%m-%d %H:%M}")
 
     folder = publish_new(out_root, stamp(when), fill, kind="report")
-    return ReportOutcome(folder, failures, latest=point_latest(out_root, folder.name), slo_uncertain=doubts)
+    summaries = dict(zip(unique_labels([sc.name for _, sc in scenarios]), (r.summary for r in results), strict=True))
+    return ReportOutcome(
+        folder, failures, latest=point_latest(out_root, folder.name), slo_uncertain=doubts, overview=rows,
+        summaries=summaries,
+    )  # fmt: skip

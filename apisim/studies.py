@@ -249,6 +249,43 @@ class Comparison:
     rows: pd.DataFrame  # one row per design × replication
     results: dict[str, Result]
 
+    def diff(self, baseline: str | None = None) -> pd.DataFrame:
+        """Each design against the baseline (default: the first design); see :func:`diff`."""
+        return diff(self.table, baseline)
+
+
+DIFF_COLUMNS = ("metric", "baseline_design", "baseline", "design", "value", "change", "change_pct")
+
+
+def diff(table: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+    """Every design against a baseline, figure by figure, like ``infracost diff``.
+
+    ``table`` is a comparison's table (:func:`compare`: one row per design, column ``design``);
+    ``baseline`` names its baseline design (default: the first). One row per headline figure and
+    cost line (``cost.<item>``) and other design: ``baseline`` and ``value`` (the designs' figures),
+    ``change`` (value − baseline) and ``change_pct`` (the change in percent of the baseline; NaN
+    when the baseline is 0 or not measured).
+    """
+    import pandas as pd
+
+    if baseline is None:
+        baseline = str(table["design"].iloc[0])
+    if baseline not in set(table["design"].astype(str)):
+        raise ValueError(f"no design named {baseline!r} to compare against (designs: {', '.join(table['design'])})")
+    metrics = [m for m in HEADLINE if m in table] + sorted(c for c in table.columns if str(c).startswith("cost."))
+    by = table.assign(design=table["design"].astype(str)).set_index("design")
+    base = by.loc[baseline]
+    out = []
+    for design, row in by.iterrows():
+        if design == baseline:
+            continue
+        for m in metrics:
+            was, now = float(base[m]), float(row[m])
+            delta = now - was
+            pct = delta / abs(was) * 100 if was and not math.isnan(was) else (0.0 if delta == 0 else math.nan)
+            out.append(dict(zip(DIFF_COLUMNS, (m, baseline, was, design, now, delta, pct), strict=True)))
+    return pd.DataFrame(out, columns=list(DIFF_COLUMNS))
+
 
 def compare_runs(
     scenarios: Sequence[Scenario | str | Path],

@@ -21,9 +21,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("engine", {"engine"}),
     ("metrics", {"metrics", "quotas"}),
     ("cost", {"cost", "headline", "month"}),
-    ("render", {"charts", "plots", "pages"}),
+    ("render", {"charts", "plots", "pages", "formats"}),
     ("orchestration", {"experiment", "studies"}),
-    ("faces", {"publish", "report", "tables", "cli", "starter", "__init__"}),
+    ("faces", {"publish", "report", "tables", "gates", "cli", "starter", "__init__"}),
 ]  # fmt: skip
 """scenario file → validated model → engine (build, doors, account, functions) → metrics → month and
 cost → rendering → the Python API and studies → the faces people use."""
@@ -113,7 +113,7 @@ def test_the_bill_knows_no_door_by_name() -> None:
 
 def test_public_api_is_what_the_readme_documents() -> None:
     documented = {"Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "replicate"}
-    documented |= {"replication_seed", "run_many", "simulate", "validate_scenario", "compare", "sweep", "plan"}
+    documented |= {"replication_seed", "run_many", "simulate", "validate_scenario", "compare", "sweep", "plan", "diff"}
     documented |= {"replications", "plots"}
     assert set(apisim.__all__) == documented
     readme = (PKG.parent / "README.md").read_text()
