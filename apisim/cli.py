@@ -193,17 +193,21 @@ def _out_ok(out: Path | None, overwrite: bool) -> None:
 SEED = typer.Option(metavar="SEED", min=0, max=2**64 - 1, help="override simulation.seed (0 to 2**64 - 1)")
 FORMAT = typer.Option(
     "--format",
+    metavar="table|json|markdown|github-comment",
     help="table (the terminal), json (as --json), markdown, or github-comment (a Markdown diff to post on a "
     "pull request as is)",
 )
 MAX_COST = typer.Option(
+    metavar="USD",
     min=0.0,
     help="exit 1 if a monthly bill is over USD (the month bill's point estimate, cost_monthly_usd.total)",
 )
 MAX_COST_INCREASE = typer.Option(
+    metavar="PCT",
     help="exit 1 if a monthly bill (its point estimate) is more than PCT percent over the baseline's",
 )
 BASELINE = typer.Option(
+    metavar="FILE",
     help="summary.json of an earlier run (run --out DIR, or run --json) to compare the bill against",
 )
 
@@ -497,6 +501,7 @@ def compare(
     max_cost_increase: Annotated[
         float | None,
         typer.Option(
+            metavar="PCT",
             help="exit 1 if a design's monthly bill (its point estimate) is more than PCT percent over the "
             "baseline's: --baseline FILE, else the first design"
         ),
@@ -802,6 +807,7 @@ def report(
     baseline: Annotated[
         list[Path],
         typer.Option(
+            metavar="FILE",
             help="summary.json of an earlier run, compared with the scenario of the same name (repeat for several)"
         ),
     ] = [],  # noqa: B006
