@@ -52,16 +52,17 @@ main{max-width:1200px;margin:0 auto;padding:1em 1.5em 4em}
 nav.toc{position:sticky;top:0;z-index:5;background:#f7f7f9;border-bottom:1px solid #ddd;padding:.4em 1.5em;
 font-size:.9em;white-space:nowrap;overflow-x:auto}nav.toc a{margin-right:1.1em;color:#0b57d0;text-decoration:none}
 nav.toc b{margin-right:.6em}h1{margin:.4em 0 .2em}h2{border-top:2px solid #ddd;padding-top:.8em;margin-top:2em}
-h2,h3{scroll-margin-top:3em}table{border-collapse:collapse;margin:.5em 1.5em 1.2em 0;display:inline-table;
+h2,h3{scroll-margin-top:3em}h1+h2{border-top:0;margin-top:.4em}
+table{border-collapse:collapse;margin:.5em 1.5em 1.2em 0;display:inline-table;
 vertical-align:top}td,th{border:1px solid #ddd;padding:.2em .6em;text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;
 padding:.2em 0}.fail{color:#b00;font-weight:bold}.warn{background:#fff4c2;border-left:4px solid #e0b000;
 padding:.3em .6em}.meta{color:#555;font-size:.92em}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:.8em;margin:.8em 0 1.2em}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(290px,1fr));gap:.8em;margin:.8em 0 1.2em}
 .card{border:1px solid #ddd;border-radius:8px;padding:.6em .8em;background:#fcfcfd}
 .card h3{margin:0 0 .4em;font-size:1em;border:0;padding:0}.card h3 a{color:#0b57d0;text-decoration:none}
 .card dl{display:grid;grid-template-columns:auto 1fr;gap:.1em .8em;margin:0;font-size:.92em}
-.card dt{color:#555}.card dd{margin:0;text-align:right;font-variant-numeric:tabular-nums}
+.card dt{color:#555}.card dd{margin:0;text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .verdict{display:inline-block;border-radius:4px;padding:0 .4em;font-size:.85em;font-weight:600}
 .v-met{background:#dff3e4;color:#17622c}.v-FAILED{background:#fde2e1;color:#a50e0e}
 .v-uncertain{background:#fff4c2;color:#7a5b00}.v-none{background:#eee;color:#555}

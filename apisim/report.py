@@ -12,10 +12,11 @@ from typing import Any
 
 from apisim import __version__
 from apisim.experiment import run_many
+from apisim.formats import number
 from apisim.headline import HEADLINE
 from apisim.loading import is_comparisons, load, read_comparisons, read_document
 from apisim.output import point_latest, preflight_root, publish_new, safe_name, stamp
-from apisim.pages import Card, Page, fmt, scenario_section
+from apisim.pages import Card, Page, scenario_section
 from apisim.problems import Problem, ScenarioError
 from apisim.scenario import Scenario
 from apisim.slo import Slo
@@ -113,7 +114,7 @@ def _comparison_section(page: Page, name: str, slug: str, cmp: Any) -> None:
     rows = []
     for m in HEADLINE:
         values = cmp.table[m].tolist()
-        rows.append([m, fmt(values[0]), *(f"{fmt(v)} ({_change(base[m], v)})" for v in values[1:])])
+        rows.append([m, number(m, values[0]), *(f"{number(m, v)} ({_change(base[m], v)})" for v in values[1:])])
     page.table(["figure", *designs], rows)
     results = cmp.results
     p99 = [float(v) for v in cmp.table["p99_ms"]]
