@@ -19,27 +19,23 @@ def _axes(ax: Axes | None) -> Axes:
 
 def latency_cdf(quantiles: pd.DataFrame, ax: Axes | None = None, label: str | None = None) -> Axes:
     """Cumulative distribution of answered attempts' latency (log scale), from ``Result.latency_quantiles``."""
-    ax = _axes(ax)
-    if len(quantiles):
-        ax.plot(quantiles["latency_ms"], quantiles["q"], label=label)
-        ax.set_xscale("log")
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("share of attempts ≤ x")
-    ax.grid(True, which="both", alpha=0.3)
-    if label:
-        ax.legend()
-    return ax
+    return _latency(quantiles, ax, label, tail=False)
 
 
 def latency_tail(quantiles: pd.DataFrame, ax: Axes | None = None, label: str | None = None) -> Axes:
     """Share of answered attempts slower than x, on log axes: the tail a CDF hides (p99 806 vs 622 ms shows)."""
+    return _latency(quantiles, ax, label, tail=True)
+
+
+def _latency(quantiles: pd.DataFrame, ax: Axes | None, label: str | None, *, tail: bool) -> Axes:
     ax = _axes(ax)
     if len(quantiles):
-        ax.plot(quantiles["latency_ms"], 1.0 - quantiles["q"], label=label)
+        ax.plot(quantiles["latency_ms"], 1.0 - quantiles["q"] if tail else quantiles["q"], label=label)
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        if tail:
+            ax.set_yscale("log")
     ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("share slower than x")
+    ax.set_ylabel("share slower than x" if tail else "share of attempts ≤ x")
     ax.grid(True, which="both", alpha=0.3)
     if label:
         ax.legend()
