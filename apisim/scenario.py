@@ -462,9 +462,13 @@ DEFAULT_STAGE = "default"
 
 
 class Api(Strict):
-    """An API Gateway API: its type, pipeline settings, routes and stages."""
+    """A front door: an API Gateway API (``rest``, ``http``) with its pipeline settings, routes and
+    stages, or a Lambda function URL (``function_url``: its routes all invoke one function)."""
 
-    type: Literal["rest", "http"] = "rest"
+    type: Literal["rest", "http", "function_url"] = "rest"
+    invoke_mode: Literal["buffered", "response_stream"] = Field(
+        "buffered", description="function_url: buffered (responses up to 6 MB) or response_stream (up to 200 MB)"
+    )
     endpoint: Literal["regional", "edge", "private"] = Field(
         "regional", description="REST: regional, edge (edge-optimized) or private; HTTP APIs are regional"
     )
@@ -1052,6 +1056,10 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
     functions = sorted(sc.functions)
     known = f"defined functions: {', '.join(functions) or 'none'}"
     rest = api.type == "rest"
+    if api.type == "function_url":
+        out += _function_url_problems(api, at)
+    elif api.invoke_mode != "buffered":
+        out.append(((*at, "invoke_mode"), "invoke_mode is a function URL's (type: function_url)", api.invoke_mode))
     seen_routes: set[str] = set()
     for i, route in enumerate(api.routes):
         if route.route in seen_routes:
@@ -1064,7 +1072,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
             out.append(((*at, "routes", i, "cache"), "response caching is REST only (HTTP APIs have no cache)", None))
         if not rest and route.validation is not None:
             out.append(((*at, "routes", i, "validation"), "request validation is REST only", None))
-        if not rest and route.timeout is not None and route.timeout > 30:
+        if api.type == "http" and route.timeout is not None and route.timeout > 30:
             out.append(((*at, "routes", i, "timeout"), "an HTTP API integration timeout is at most 30s", route.timeout))
         if rest and api.endpoint == "edge" and route.timeout is not None and route.timeout > LONG_TIMEOUT_S:
             out.append(
@@ -1076,7 +1084,8 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
                 )
             )
     if not rest and api.endpoint != "regional":
-        out.append(((*at, "endpoint"), "HTTP APIs have regional endpoints only", api.endpoint))
+        kind = "HTTP APIs have" if api.type == "http" else "a function URL has"
+        out.append(((*at, "endpoint"), f"{kind} regional endpoints only", api.endpoint))
     if not rest and api.cache is not None:
         out.append(((*at, "cache"), "the API cache is REST only; use type: rest or remove cache", None))
     for stage_name, stage in api.stages.items():
@@ -1093,11 +1102,43 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
     auth = api.authorizer
     if auth.type == "lambda" and auth.function not in sc.functions:
         out.append(((*at, "authorizer", "function"), f"no such function ({known})", auth.function))
-    allowed_auth = {"rest": {"lambda", "cognito", "iam", "none"}, "http": {"lambda", "jwt", "iam", "none"}}[api.type]
+    allowed_auth = {
+        "rest": {"lambda", "cognito", "iam", "none"},
+        "http": {"lambda", "jwt", "iam", "none"},
+        "function_url": {"iam", "none"},  # AuthType AWS_IAM or NONE
+    }[api.type]
     if auth.type not in allowed_auth:
         out.append(
             ((*at, "authorizer", "type"), f"a {api.type} API supports {', '.join(sorted(allowed_auth))}", auth.type)
         )
+    return out
+
+
+def _function_url_problems(api: Api, at: Loc) -> list[tuple[Loc, str, Any]]:
+    """What a function URL is not: one function behind it, no gateway features (throttles, stages,
+    usage plans, caches, validation) and no timeout of its own (the function's applies)."""
+    out: list[tuple[Loc, str, Any]] = []
+    targets = set()
+    for i, route in enumerate(api.routes):
+        integ = route.integration
+        if not isinstance(integ, LambdaIntegration):
+            out.append(((*at, "routes", i, "integration"), "a function URL invokes a Lambda function", integ.type))
+        else:
+            targets.add(integ.function)
+        if route.timeout is not None:
+            message = "a function URL has no timeout of its own: the function's timeout applies"
+            out.append(((*at, "routes", i, "timeout"), message, route.timeout))
+        if route.throttle is not None:
+            message = "a function URL has no throttle: its function's reserved concurrency limits it (10 × rps)"
+            out.append(((*at, "routes", i, "throttle"), message, None))
+    if len(targets) > 1:
+        message = f"a function URL belongs to one function; these routes name {', '.join(sorted(targets))}"
+        out.append(((*at, "routes"), message, None))
+    if api.throttle is not None:
+        message = "a function URL has no throttle: its function's reserved concurrency limits it (10 × rps)"
+        out.append(((*at, "throttle"), message, None))
+    if api.stages:
+        out.append(((*at, "stages"), "a function URL has no stages", None))
     return out
 
 
@@ -1131,6 +1172,16 @@ def _client_problems(sc: Scenario, i: int, client: Client) -> list[tuple[Loc, st
                     client.usage_plan,
                 )
             )
+    if api.type == "function_url":
+        limits = defaults.value("function_url_payload_bytes")
+        largest = {"request_bytes": limits["request"], "response_bytes": limits[api.invoke_mode]}
+        for key, limit in largest.items():
+            if getattr(client, key) > limit:
+                message = (
+                    f"{api_name} is a function URL ({api.invoke_mode}): payloads of at most {limit:,} bytes "
+                    f"({limit / 2**20:g} MB; AWS refuses larger)"
+                )
+                out.append((("clients", i, key), message, getattr(client, key)))
     if client.usage_plan is None and client.invalid_key_fraction:
         out.append(
             (

@@ -36,6 +36,7 @@ from apisim.engine.clients import (
 )
 from apisim.engine.door import Door
 from apisim.engine.functions import AccountPool, FunctionPool
+from apisim.engine.functionurl import FunctionUrl
 from apisim.engine.ledger import Ledger
 from apisim.engine.levels import LevelLog
 from apisim.engine.records import AttemptLog
@@ -296,8 +297,42 @@ def _auth(b: Builder, api: Api, clients: list, account: Account, prefix: str) ->
     )
 
 
+def build_function_url(b: Builder, name: str, api: Api, ledger: Ledger, account: Account, first_stage: int) -> Door:
+    """A Lambda function URL: its routes (all invoking its one function) on its one "stage", the URL.
+
+    Its overhead stream is named like an API's (``gateway/overhead``, or ``api/NAME/gateway/overhead``).
+    """
+    prefix = "" if b.sc.apis is None else f"api/{name}/"
+    function_names = list(account.functions)
+    routes = []
+    for i, r in enumerate(api.routes):
+        function = r.integration.function  # type: ignore[union-attr]  # checked: a function URL's are Lambda
+        routes.append(
+            RouteStep(
+                index=i, name=r.route, bucket=None, cached=False, invalid_fraction=0.0, kind=LAMBDA,
+                pool=account.functions[function], function=function_names.index(function), latency=None,
+                error_fraction=0.0, failures=None, timeout=api.timeout(r),
+            )
+        )  # fmt: skip
+    overhead = api.overhead_ms
+    if overhead is None:
+        estimate = defaults.estimate("overhead_ms", api.type)
+        overhead = Lognormal.from_median_p99(estimate["median"] / 1000, estimate["p99"] / 1000)
+    return FunctionUrl(
+        name=name,
+        ledger=ledger,
+        overhead=draws(overhead, b.rng(f"{prefix}gateway/overhead")),
+        stage_states=[StageState(api.stage_names()[0], first_stage, routes)],
+        iam=api.authorizer.type == "iam",
+    )
+
+
 DoorBuilder = Callable[[Builder, str, Api, Ledger, Account, int], Door]
-BUILDERS: dict[str, DoorBuilder] = {"rest": build_api_gateway, "http": build_api_gateway}
+BUILDERS: dict[str, DoorBuilder] = {
+    "rest": build_api_gateway,
+    "http": build_api_gateway,
+    "function_url": build_function_url,
+}
 """How to build a door, by the kind the scenario gives it."""
 
 
