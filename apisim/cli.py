@@ -256,6 +256,8 @@ def _against_baseline(base: dict[str, Any], summary: dict[str, Any]) -> Any:
     label = "baseline" if base.get("scenario") == summary["scenario"] else f"baseline ({base.get('scenario')})"
     rows = [{"design": label, **headline(base)}, {"design": summary["scenario"], **headline(summary)}]
     return diff(pd.DataFrame(rows))
+
+
 FORCE = typer.Option(help="go ahead even above the run's time and memory limits (and read larger files)")
 WORKERS = typer.Option(metavar="N", min=1, help="worker processes (default: one per core)")
 REPLICATIONS = typer.Option(
@@ -503,7 +505,7 @@ def compare(
         typer.Option(
             metavar="PCT",
             help="exit 1 if a design's monthly bill (its point estimate) is more than PCT percent over the "
-            "baseline's: --baseline FILE, else the first design"
+            "baseline's: --baseline FILE, else the first design",
         ),
     ] = None,
     baseline: Annotated[Path | None, BASELINE] = None,
@@ -808,7 +810,7 @@ def report(
         list[Path],
         typer.Option(
             metavar="FILE",
-            help="summary.json of an earlier run, compared with the scenario of the same name (repeat for several)"
+            help="summary.json of an earlier run, compared with the scenario of the same name (repeat for several)",
         ),
     ] = [],  # noqa: B006
 ) -> None:

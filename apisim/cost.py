@@ -27,7 +27,10 @@ from apisim.metrics import Usage
 if TYPE_CHECKING:
     import pandas as pd
 
-LINE_ITEMS = ("api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer")
+LINE_ITEMS = (
+    "api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer",
+    "load_balancer",
+)  # fmt: skip
 """The summary's ``cost_monthly_usd.items`` keys (each price in prices.yaml names its item)."""
 
 Tiers = list[tuple[float | None, float]]

@@ -343,6 +343,9 @@ class MonthTally(Tally):
 
     def __init__(self, logs: Sequence[RunLog], weights: Sequence[float]) -> None:
         first = logs[0].tally
+        # Each window's own tally with its weight: a door whose price is not linear in the counts
+        # (an ALB's hourly LCUs, the largest of four rates) prices each window, then weights them.
+        self.parts = [(log.tally, w) for log, w in zip(logs, weights, strict=True)]
         self.client_stage = first.client_stage
         self.clients = first.clients
         self.stages = first.stages

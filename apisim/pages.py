@@ -202,7 +202,7 @@ class Page:
             boxes.append(
                 f'<div class=chart id="{ident}" data-name="{name}" role=img aria-label="{name}"></div>'
                 f'<script type="application/json" class=chart-spec data-for="{ident}">'
-                f'{_json_in_html({"data": spec["data"], "layout": spec["layout"]})}</script>'
+                f"{_json_in_html({'data': spec['data'], 'layout': spec['layout']})}</script>"
             )
         if boxes:
             self.html.append("<div class=charts>" + "".join(boxes) + "</div>")

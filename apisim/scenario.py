@@ -463,12 +463,17 @@ DEFAULT_STAGE = "default"
 
 class Api(Strict):
     """A front door: an API Gateway API (``rest``, ``http``) with its pipeline settings, routes and
-    stages, or a Lambda function URL (``function_url``: its routes all invoke one function)."""
+    stages, a Lambda function URL (``function_url``: its routes all invoke one function), or an
+    Application Load Balancer (``alb``: listener rules route paths to Lambda target groups)."""
 
-    type: Literal["rest", "http", "function_url"] = "rest"
+    type: Literal["rest", "http", "function_url", "alb"] = "rest"
     invoke_mode: Literal["buffered", "response_stream"] = Field(
         "buffered", description="function_url: buffered (responses up to 6 MB) or response_stream (up to 200 MB)"
     )
+    rules: int | None = Field(
+        None, ge=1, le=100, description="alb: listener rules a request is evaluated against (default: one per route; "
+        "the first 10 are free)"
+    )  # fmt: skip
     endpoint: Literal["regional", "edge", "private"] = Field(
         "regional", description="REST: regional, edge (edge-optimized) or private; HTTP APIs are regional"
     )
@@ -880,6 +885,32 @@ class Retry(Strict):
         return code in self.on or f"{code[0]}xx" in self.on
 
 
+class Connections(Strict):
+    """How a client's requests share connections: an ALB bills new and active connections."""
+
+    keep_alive: bool = Field(
+        defaults.estimate("connections", "keep_alive"), description="connections stay open between requests (estimate)"
+    )
+    requests_per_connection: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_COUNT,
+        description="requests sent on one connection (default: 1 without keep_alive, else an estimate, 10)",
+    )
+
+    @model_validator(mode="after")
+    def _one_without_keep_alive(self) -> Connections:
+        if not self.keep_alive and (self.requests_per_connection or 1) != 1:
+            raise ValueError("without keep_alive each request opens its own connection: requests_per_connection 1")
+        return self
+
+    def per_connection(self) -> int:
+        """Requests sent on one connection."""
+        if not self.keep_alive:
+            return 1
+        return self.requests_per_connection or int(defaults.estimate("connections", "requests_per_connection"))
+
+
 class Client(Strict):
     """A population of callers with one arrival process."""
 
@@ -906,6 +937,9 @@ class Client(Strict):
         ge=0,
         le=MAX_COUNT,
         description="bytes of a 4xx/5xx answer, billed as data transfer out (estimate, default 300)",
+    )
+    connections: Connections = Field(
+        default_factory=lambda: Connections(), description="how it uses connections (an ALB bills them; estimate)"
     )
     retry: Retry | None = None
 
@@ -1056,10 +1090,12 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
     functions = sorted(sc.functions)
     known = f"defined functions: {', '.join(functions) or 'none'}"
     rest = api.type == "rest"
-    if api.type == "function_url":
-        out += _function_url_problems(api, at)
-    elif api.invoke_mode != "buffered":
+    if api.type in ("function_url", "alb"):
+        out += _direct_problems(api, at)
+    if api.type != "function_url" and api.invoke_mode != "buffered":
         out.append(((*at, "invoke_mode"), "invoke_mode is a function URL's (type: function_url)", api.invoke_mode))
+    if api.type != "alb" and api.rules is not None:
+        out.append(((*at, "rules"), "rules are an ALB's listener rules (type: alb)", api.rules))
     seen_routes: set[str] = set()
     for i, route in enumerate(api.routes):
         if route.route in seen_routes:
@@ -1084,7 +1120,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
                 )
             )
     if not rest and api.endpoint != "regional":
-        kind = "HTTP APIs have" if api.type == "http" else "a function URL has"
+        kind = "HTTP APIs have" if api.type == "http" else f"{DIRECT[api.type]} has"
         out.append(((*at, "endpoint"), f"{kind} regional endpoints only", api.endpoint))
     if not rest and api.cache is not None:
         out.append(((*at, "cache"), "the API cache is REST only; use type: rest or remove cache", None))
@@ -1106,6 +1142,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
         "rest": {"lambda", "cognito", "iam", "none"},
         "http": {"lambda", "jwt", "iam", "none"},
         "function_url": {"iam", "none"},  # AuthType AWS_IAM or NONE
+        "alb": {"none"},  # its OIDC/Cognito actions are not modelled
     }[api.type]
     if auth.type not in allowed_auth:
         out.append(
@@ -1114,31 +1151,36 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
     return out
 
 
-def _function_url_problems(api: Api, at: Loc) -> list[tuple[Loc, str, Any]]:
-    """What a function URL is not: one function behind it, no gateway features (throttles, stages,
-    usage plans, caches, validation) and no timeout of its own (the function's applies)."""
+DIRECT = {"function_url": "a function URL", "alb": "an ALB"}
+"""Doors that invoke Lambda functions directly: how messages name them."""
+
+
+def _direct_problems(api: Api, at: Loc) -> list[tuple[Loc, str, Any]]:
+    """What a door that invokes Lambda directly is not: no gateway features (throttles, stages,
+    usage plans, caches, validation), no timeout of its own (the function's applies), and for a
+    function URL one function behind it."""
     out: list[tuple[Loc, str, Any]] = []
+    door = DIRECT[api.type]
+    no_throttle = f"{door} has no throttle: its functions' reserved concurrency limits it (10 × rps)"
     targets = set()
     for i, route in enumerate(api.routes):
         integ = route.integration
         if not isinstance(integ, LambdaIntegration):
-            out.append(((*at, "routes", i, "integration"), "a function URL invokes a Lambda function", integ.type))
+            out.append(((*at, "routes", i, "integration"), f"{door} here invokes Lambda functions", integ.type))
         else:
             targets.add(integ.function)
         if route.timeout is not None:
-            message = "a function URL has no timeout of its own: the function's timeout applies"
+            message = f"{door} has no timeout of its own: the function's timeout applies"
             out.append(((*at, "routes", i, "timeout"), message, route.timeout))
         if route.throttle is not None:
-            message = "a function URL has no throttle: its function's reserved concurrency limits it (10 × rps)"
-            out.append(((*at, "routes", i, "throttle"), message, None))
-    if len(targets) > 1:
+            out.append(((*at, "routes", i, "throttle"), no_throttle, None))
+    if api.type == "function_url" and len(targets) > 1:
         message = f"a function URL belongs to one function; these routes name {', '.join(sorted(targets))}"
         out.append(((*at, "routes"), message, None))
     if api.throttle is not None:
-        message = "a function URL has no throttle: its function's reserved concurrency limits it (10 × rps)"
-        out.append(((*at, "throttle"), message, None))
+        out.append(((*at, "throttle"), no_throttle, None))
     if api.stages:
-        out.append(((*at, "stages"), "a function URL has no stages", None))
+        out.append(((*at, "stages"), f"{door} has no stages", None))
     return out
 
 
@@ -1172,15 +1214,19 @@ def _client_problems(sc: Scenario, i: int, client: Client) -> list[tuple[Loc, st
                     client.usage_plan,
                 )
             )
-    if api.type == "function_url":
-        limits = defaults.value("function_url_payload_bytes")
-        largest = {"request_bytes": limits["request"], "response_bytes": limits[api.invoke_mode]}
+    if api.type in DIRECT:
+        if api.type == "function_url":
+            limits = defaults.value("function_url_payload_bytes")
+            largest = {"request_bytes": limits["request"], "response_bytes": limits[api.invoke_mode]}
+            door = f"a function URL ({api.invoke_mode})"
+        else:
+            limits = defaults.value("alb_lambda_body_bytes")
+            largest = {"request_bytes": limits["request"], "response_bytes": limits["response"]}
+            door = "an ALB with Lambda targets"
         for key, limit in largest.items():
             if getattr(client, key) > limit:
-                message = (
-                    f"{api_name} is a function URL ({api.invoke_mode}): payloads of at most {limit:,} bytes "
-                    f"({limit / 2**20:g} MB; AWS refuses larger)"
-                )
+                size = f"{limit:,} bytes ({limit / 2**20:g} MB; AWS refuses larger)"
+                message = f"{api_name} is {door}: payloads of at most {size}"
                 out.append((("clients", i, key), message, getattr(client, key)))
     if client.usage_plan is None and client.invalid_key_fraction:
         out.append(

@@ -111,7 +111,7 @@ def test_streamed_responses_may_be_200_mb_and_a_url_has_one_function() -> None:
             }
         )
     text = str(caught.value)
-    assert "belongs to one function" in text and "invokes a Lambda function" in text and "no timeout of its own" in text
+    assert "belongs to one function" in text and "invokes Lambda functions" in text and "no timeout of its own" in text
     with pytest.raises(ScenarioError, match="invoke_mode is a function URL's"):
         validate_scenario(
             {

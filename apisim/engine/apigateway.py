@@ -14,13 +14,12 @@ cluster. Every stage of every API shares the account's bucket and the Lambda poo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from apisim.distributions import Draw
 from apisim.engine.account import Account
 from apisim.engine.cache import TtlCache
-from apisim.engine.door import Door, Request, UsageLine
+from apisim.engine.door import Door, Request, UsageLine, bytes_out
 from apisim.engine.functions import FunctionPool
 from apisim.engine.ledger import Ledger
 from apisim.engine.tally import Tally
@@ -256,7 +255,6 @@ class ApiGateway(Door):
         gateway's error message), and the stage's cache cluster, held all month."""
         billed = [o for o in range(tally.by_client.shape[1]) if Outcome(o) not in NOT_BILLED]
         answered = [int(Outcome.OK), int(Outcome.CACHE_HIT)]
-        refused = [int(o) for o in Outcome if int(o) not in answered]
         lines: list[UsageLine] = []
         price = f"apigateway.{self.kind}.requests"
         for s, state in enumerate(self.stage_states):
@@ -269,11 +267,7 @@ class ApiGateway(Door):
             for payload, count in sorted(by_payload.items()):
                 meter = {"bytes_per_request": float(payload)} if self.kind == "http" else {}
                 lines.append(UsageLine(resource, "requests", price, count, meter=meter))
-            out_bytes = math.fsum(
-                float(tally.by_client[c.client, answered].sum()) * c.response_bytes
-                + float(tally.by_client[c.client, refused].sum()) * c.error_response_bytes
-                for c in mine
-            )
+            out_bytes = bytes_out(tally, mine, answered)
             lines.append(UsageLine(resource, "data transfer out", "data_transfer.out", out_bytes / 2**30))
             if state.cache_size_gb is not None:
                 lines.append(

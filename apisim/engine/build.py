@@ -18,8 +18,9 @@ import simpy
 from apisim import defaults
 from apisim.budget import bucket_width
 from apisim.distributions import Constant as ConstantDist
-from apisim.distributions import Distribution, Lognormal, Scaled, draws, uniforms
+from apisim.distributions import Distribution, Draw, Lognormal, Scaled, draws, uniforms
 from apisim.engine.account import Account, FunctionSpec
+from apisim.engine.alb import Alb, Connecting
 from apisim.engine.apigateway import HTTP, LAMBDA, MOCK, ApiGateway, AuthStep, Caller, RouteStep, StageState
 from apisim.engine.cache import SizedTtlCache, TtlCache
 from apisim.engine.clients import (
@@ -36,6 +37,7 @@ from apisim.engine.clients import (
 )
 from apisim.engine.door import Door
 from apisim.engine.functions import AccountPool, FunctionPool
+from apisim.engine.functionurl import THROTTLED as FUNCTION_URL_THROTTLED
 from apisim.engine.functionurl import FunctionUrl
 from apisim.engine.ledger import Ledger
 from apisim.engine.levels import LevelLog
@@ -249,16 +251,12 @@ def build_api_gateway(b: Builder, name: str, api: Api, ledger: Ledger, account: 
             hit_stream = f"{prefix}{own}/cache_hit"
             state.hit_latency = draws(stage.cache.hit_latency_ms, b.rng(hit_stream))
         states.append(state)
-    overhead = api.overhead_ms
-    if overhead is None:
-        estimate = defaults.estimate("overhead_ms", api.type)
-        overhead = Lognormal.from_median_p99(estimate["median"] / 1000, estimate["p99"] / 1000)
     return ApiGateway(
         name=name,
         kind=api.type,
         ledger=ledger,
         account=account,
-        overhead=draws(overhead, b.rng(f"{prefix}gateway/overhead")),
+        overhead=_overhead(b, name, api),
         auth=_auth(b, api, clients, account, prefix),
         stage_states=states,
         key_space=max((c.cache_keys.count for c in clients), default=1),
@@ -297,16 +295,12 @@ def _auth(b: Builder, api: Api, clients: list, account: Account, prefix: str) ->
     )
 
 
-def build_function_url(b: Builder, name: str, api: Api, ledger: Ledger, account: Account, first_stage: int) -> Door:
-    """A Lambda function URL: its routes (all invoking its one function) on its one "stage", the URL.
-
-    Its overhead stream is named like an API's (``gateway/overhead``, or ``api/NAME/gateway/overhead``).
-    """
-    prefix = "" if b.sc.apis is None else f"api/{name}/"
+def _direct_routes(b: Builder, api: Api, account: Account) -> list[RouteStep]:
+    """The routes of a door that invokes Lambda functions directly (each route's own function)."""
     function_names = list(account.functions)
     routes = []
     for i, r in enumerate(api.routes):
-        function = r.integration.function  # type: ignore[union-attr]  # checked: a function URL's are Lambda
+        function = r.integration.function  # type: ignore[union-attr]  # checked: such a door's are Lambda
         routes.append(
             RouteStep(
                 index=i, name=r.route, bucket=None, cached=False, invalid_fraction=0.0, kind=LAMBDA,
@@ -314,16 +308,49 @@ def build_function_url(b: Builder, name: str, api: Api, ledger: Ledger, account:
                 error_fraction=0.0, failures=None, timeout=api.timeout(r),
             )
         )  # fmt: skip
+    return routes
+
+
+def _overhead(b: Builder, name: str, api: Api) -> Draw:
+    """A door's own time per request: the file's, or the estimate for its type (limits.yaml).
+    The stream is named like an API's (``gateway/overhead``, or ``api/NAME/gateway/overhead``)."""
     overhead = api.overhead_ms
     if overhead is None:
         estimate = defaults.estimate("overhead_ms", api.type)
         overhead = Lognormal.from_median_p99(estimate["median"] / 1000, estimate["p99"] / 1000)
+    prefix = "" if b.sc.apis is None else f"api/{name}/"
+    return draws(overhead, b.rng(f"{prefix}gateway/overhead"))
+
+
+def build_function_url(b: Builder, name: str, api: Api, ledger: Ledger, account: Account, first_stage: int) -> Door:
+    """A Lambda function URL: its routes (all invoking its one function) on its one "stage", the URL."""
     return FunctionUrl(
         name=name,
         ledger=ledger,
-        overhead=draws(overhead, b.rng(f"{prefix}gateway/overhead")),
-        stage_states=[StageState(api.stage_names()[0], first_stage, routes)],
+        overhead=_overhead(b, name, api),
+        stage_states=[StageState(api.stage_names()[0], first_stage, _direct_routes(b, api, account))],
+        throttled=FUNCTION_URL_THROTTLED,
         iam=api.authorizer.type == "iam",
+    )
+
+
+def build_alb(b: Builder, name: str, api: Api, ledger: Ledger, account: Account, first_stage: int) -> Door:
+    """An ALB: its listener rules (routes) forward to Lambda target groups; its clients' connections."""
+    sc = b.sc
+    connecting = [
+        Connecting(i, c.connections.per_connection(), c.connections.keep_alive)
+        for i, c in enumerate(sc.clients)
+        if sc.client_api(c)[0] == name
+    ]
+    return Alb(
+        name=name,
+        ledger=ledger,
+        overhead=_overhead(b, name, api),
+        stage_states=[StageState(api.stage_names()[0], first_stage, _direct_routes(b, api, account))],
+        throttled=(int(Outcome.BACKEND_THROTTLED), int(defaults.value("alb_lambda_throttled_status", "value"))),
+        rules=api.rules if api.rules is not None else len(api.routes),
+        connecting=connecting,
+        idle_timeout=float(defaults.value("alb_idle_timeout_s", "value")),
     )
 
 
@@ -332,6 +359,7 @@ BUILDERS: dict[str, DoorBuilder] = {
     "rest": build_api_gateway,
     "http": build_api_gateway,
     "function_url": build_function_url,
+    "alb": build_alb,
 }
 """How to build a door, by the kind the scenario gives it."""
 

@@ -11,9 +11,10 @@ builder per door kind.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from apisim.engine.clients import Population
@@ -72,6 +73,17 @@ class Stage:
 
     door: str
     name: str
+
+
+def bytes_out(tally: Tally, callers: list[Any], answered: list[int]) -> float:
+    """Bytes a door sent to the internet: each answered attempt its client's response, every other
+    answer its error message (``callers``: each with ``client``, ``response_bytes``, ``error_response_bytes``)."""
+    refused = [o for o in range(tally.by_client.shape[1]) if o not in answered]
+    return math.fsum(
+        float(tally.by_client[c.client, answered].sum()) * c.response_bytes
+        + float(tally.by_client[c.client, refused].sum()) * c.error_response_bytes
+        for c in callers
+    )
 
 
 class Door(ABC):

@@ -42,6 +42,7 @@ class Tally:
         self, *, warmup: float, end: float, width: float, client_stage: Sequence[int], stages: int, retries: bool
     ) -> None:
         self.warmup = warmup
+        self.end = end  # counting runs from warmup to end: a door's hourly rates need the span
         # Without retries every attempt is a whole request: the request totals come from the
         # attempts and the ledger need not report requests separately.
         self.retries = retries
