@@ -6,6 +6,7 @@
 >>> res.summary["latency_ms"]["p99"]                   # doctest: +SKIP
 """
 
+from apisim.crossings import breakeven
 from apisim.experiment import Result, replicate, replication_seed, run_many, simulate
 from apisim.loading import load, validate_scenario
 from apisim.problems import RunTooLarge, ScenarioError
@@ -20,6 +21,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "breakeven",
     "compare",
     "diff",
     "load",

@@ -645,6 +645,83 @@ def sweep(
         )
 
 
+@app.command()
+def breakeven(
+    scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO...", help="two or more designs")],
+    volume: Annotated[
+        str, typer.Option(metavar="LOW..HIGH", help="requests a month, e.g. 1M..1B (k, M, B suffixes)")
+    ] = "1M..1B",
+    points: Annotated[
+        int, typer.Option(metavar="N", min=2, max=50, help="volumes spread evenly on a log scale over the range")
+    ] = 9,
+    tolerance: Annotated[
+        float, typer.Option(metavar="FRACTION", min=0.001, max=0.5, help="bisect a crossing to this relative width")
+    ] = 0.01,
+    seed: Annotated[int | None, SEED] = None,
+    duration: Annotated[str | None, typer.Option(metavar="DURATION", help="override every design's duration")] = None,
+    basis: Annotated[str | None, BASIS] = None,
+    windows: Annotated[int | None, WINDOWS] = None,
+    warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override every design's warmup")] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="write breakeven.csv, crossings.csv and breakeven.png here")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the rows and crossings as JSON")] = False,
+    workers: Annotated[int | None, WORKERS] = None,
+    force: Annotated[bool, FORCE] = False,
+    overwrite: Annotated[bool, OVERWRITE] = False,
+) -> None:
+    """Where the designs' monthly bills cross as the monthly volume grows (the same workload scaled).
+
+    Every client's arrival rate is scaled by one factor to each volume; all designs run on one seed.
+    """
+    from apisim import crossings as be
+    from apisim.publish import write_breakeven
+
+    with _user_errors():
+        if len(scenarios) < 2:
+            raise UserError("breakeven compares at least two designs: give two or more scenario files")
+        try:
+            low_high = be.parse_range(volume)
+        except ValueError as exc:
+            raise UserError(f"--volume: {exc}") from None
+        designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
+        for path, sc in zip(scenarios, designs, strict=True):
+            try:
+                be.monthly_volume(sc)
+            except ValueError as exc:
+                raise UserError(f"{path}: {exc}") from None
+        _out_ok(out, overwrite)
+        with _progress(len(designs) * points, json_out) as progress:
+            frame = be.breakeven(
+                designs, volume=low_high, points=points, tolerance=tolerance, seed=seed, workers=workers,
+                force=force, progress=progress,
+            )  # fmt: skip
+        found = be.crossings(frame)
+        if out is not None:
+            write_breakeven(frame, found, out, overwrite=overwrite)
+        if json_out:
+            doc = {"rows": frame.to_dict(orient="records"), "crossings": found.to_dict(orient="records")}
+            sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
+            return
+        grid = frame[~frame["refined"]]
+        table = grid.pivot(index="volume", columns="design", values="cost_usd").reset_index()
+        table["volume"] = [f"{v:,.0f}" for v in table["volume"]]
+        for name in table.columns[1:]:
+            table[name] = [f"{v:,.2f}" for v in table[name]]
+        _frame_table(table, "Monthly bill (USD) by requests a month", highlight=())
+        console = _console()
+        if found.empty:
+            console.print("no crossing in this range: the cheapest design stays the cheapest", highlight=False)
+        for r in found.itertuples():
+            console.print(
+                f"{escape(r.design)} and {escape(r.other)} cross at [bold]{r.volume:,.0f}[/] requests a month "
+                f"(${r.cost_usd:,.2f}/month each)",
+                highlight=False,
+            )
+        if out is not None:
+            console.print(f"results written to [bold]{escape(str(out))}[/]")
+
+
 def _if_cached(summary: Any) -> list[str]:
     """The hit ratio column, when some point has a response cache (else it is all blanks)."""
     return ["cache_hit_ratio"] if summary["cache_hit_ratio"].notna().any() else []

@@ -183,3 +183,21 @@ def pareto(
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def breakeven(frame: pd.DataFrame, crossings: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
+    """Each design's monthly bill against requests a month (log scales), every crossing marked."""
+    ax = _axes(ax)
+    for name, rows in frame.sort_values("volume").groupby("design", sort=False):
+        ax.plot(rows["volume"], rows["cost_usd"], marker=".", label=str(name))
+    for r in (crossings if crossings is not None else pd.DataFrame()).itertuples():
+        ax.axvline(r.volume, color="0.5", linestyle="--", linewidth=1)
+        ax.annotate(f"{r.volume / 1e6:,.3g}M", (r.volume, r.cost_usd), textcoords="offset points", xytext=(4, -12),
+                    fontsize="x-small")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("requests a month")
+    ax.set_ylabel("USD per month")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax

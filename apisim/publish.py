@@ -105,3 +105,16 @@ def write_plan(
                     title="cost against p99")  # fmt: skip
 
     return publish(out, fill, kind="plan", overwrite=overwrite)
+
+
+def write_breakeven(frame: pd.DataFrame, found: pd.DataFrame, out: Path, *, overwrite: bool = False) -> Path:
+    """breakeven.csv (every design at every volume), crossings.csv and the bills against volume with
+    each crossing marked, atomically."""
+    from apisim import plots
+
+    def fill(tmp: Path) -> None:
+        frame.to_csv(tmp / "breakeven.csv", index=False)
+        found.to_csv(tmp / "crossings.csv", index=False)
+        save_figure(tmp / "breakeven.png", plots.breakeven, frame, found, title="monthly bill against volume")
+
+    return publish(out, fill, kind="breakeven", overwrite=overwrite)

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("metrics", {"metrics", "quotas"}),
     ("cost", {"cost", "headline", "month"}),
     ("render", {"charts", "plots", "pages", "formats"}),
-    ("orchestration", {"experiment", "studies"}),
+    ("orchestration", {"experiment", "studies", "crossings"}),
     ("faces", {"publish", "report", "tables", "gates", "cli", "starter", "__init__"}),
 ]  # fmt: skip
 """scenario file → validated model → engine (build, doors, account, functions) → metrics → month and
@@ -114,7 +114,7 @@ def test_the_bill_knows_no_door_by_name() -> None:
 def test_public_api_is_what_the_readme_documents() -> None:
     documented = {"Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "replicate"}
     documented |= {"replication_seed", "run_many", "simulate", "validate_scenario", "compare", "sweep", "plan", "diff"}
-    documented |= {"replications", "plots"}
+    documented |= {"replications", "plots", "breakeven"}
     assert set(apisim.__all__) == documented
     readme = (PKG.parent / "README.md").read_text()
     for name in documented - {"__version__", "Scenario", "Result", "replications"}:

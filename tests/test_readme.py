@@ -39,7 +39,7 @@ def light_copy(tmp_path: Path) -> None:
     """
     folder = tmp_path / "scenarios"
     shutil.copytree(ROOT / "scenarios", folder)
-    for path in folder.glob("*.yaml"):
+    for path in folder.rglob("*.yaml"):
         if path.name.startswith(SKIPPED):
             path.unlink()  # the report over the folder need not run every shipped scenario again
             continue
