@@ -141,38 +141,44 @@ def problems_over_time(timeseries: pd.DataFrame) -> Spec | None:
 
 
 def concurrency_limits(timeseries: pd.DataFrame, limits: dict[str, dict[str, float]], account: float) -> Spec | None:
-    """Busy instances per function (the busiest eight) against its reserved and provisioned concurrency,
-    and the account's concurrency. A limit more than five times the busiest moment starts hidden
-    (greyed in the legend: a click shows it), so it does not flatten the lines it bounds."""
+    """The most instances busy at once in each bucket, per function (the busiest eight), against its
+    reserved and provisioned concurrency and the account's; each bucket's mean starts hidden (click
+    its legend entry). A limit more than five times the busiest moment starts hidden too, so it
+    does not flatten the lines it bounds."""
     busy = [c for c in timeseries.columns if c.startswith("concurrency.")]
     if not busy or not len(timeseries):
         return None
     busiest = sorted(busy, key=lambda c: (-float(timeseries[c].mean()), c))[:MOST_LINES]
-    peak = float(timeseries[busy].sum(axis=1).max())
     t = _round(timeseries["t"])
     t_span = [t[0], t[-1]]
     data: list[dict[str, Any]] = []
+    peak = 0.0
     for i, col in enumerate(busiest):
         name = col.split(".", 1)[1]
         color = _COLORS[i % len(_COLORS)]
+        top = timeseries[f"peak.{name}"] if f"peak.{name}" in timeseries else timeseries[col]
+        peak = max(peak, float(top.max()))
         data.append({"type": "scatter", "mode": "lines", "line": {"shape": "hv", "color": color},
-                     "name": _hover(f"{name} busy"),
-                     "x": t, "y": _round(timeseries[col]), "legendgroup": name})  # fmt: skip
-        for key, dash in (("reserved", "dash"), ("provisioned", "dot")):
+                     "name": _hover(f"{name} busy (peak)"), "x": t, "y": _round(top), "legendgroup": name})  # fmt: skip
+        data.append({"type": "scatter", "mode": "lines", "line": {"shape": "hv", "color": color, "width": 1,
+                     "dash": "dot"}, "name": _hover(f"{name} busy (mean)"), "x": t, "y": _round(timeseries[col]),
+                     "legendgroup": name, "visible": "legendonly"})  # fmt: skip
+        for key, dash in (("reserved", "dash"), ("provisioned", "dashdot")):
             value = limits.get(name, {}).get(key)
             if value:
                 data.append({"type": "scatter", "mode": "lines", "name": _hover(f"{name} {key} ({value:,.0f})"),
                              "x": t_span, "y": [value, value], "legendgroup": name,
                              "line": {"color": color, "dash": dash, "width": 1.5},
-                             "visible": _shown(value, float(timeseries[col].max()))})  # fmt: skip
+                             "visible": _shown(value, float(top.max()))})  # fmt: skip
+    total_peak = float(sum(timeseries.get(f"peak.{c.split('.', 1)[1]}", timeseries[c]) for c in busy).max())
     data.append(
         {"type": "scatter", "mode": "lines", "name": f"account concurrency ({account:,.0f})", "x": t_span,
          "y": [account, account], "line": {"color": "#555", "dash": "longdash", "width": 1.5},
-         "visible": _shown(account, peak)}
+         "visible": _shown(account, max(peak, total_peak))}
     )  # fmt: skip
     more = "" if len(busy) <= MOST_LINES else f" (the {MOST_LINES} busiest of {len(busy)} functions)"
     return _spec(
-        "Concurrency against the limits" + more,
+        "Concurrency against the limits: the most busy at once" + more,
         data,
         xaxis={"title": {"text": "simulated time (s)"}},
         yaxis={"title": {"text": "busy instances"}, "rangemode": "tozero"},

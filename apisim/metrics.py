@@ -199,6 +199,8 @@ def timeseries(run: RunLog) -> pd.DataFrame:
     for name, f in run.functions.items():
         frame[f"concurrency.{name}"] = f.busy_buckets[:n]
         frame[f"instances.{name}"] = f.live_buckets[:n]
+        if len(f.peak_buckets):
+            frame[f"peak.{name}"] = f.peak_buckets[:n]  # the most busy at once in the bucket
     return frame
 
 

@@ -47,14 +47,17 @@ MOST_LINES = 8
 
 
 def concurrency(timeseries: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Busy (solid) and live (dashed) instances over time, for the (up to eight) busiest functions."""
+    """Busy (solid: the most at once in each bucket) and live (dashed) instances over time, for the
+    (up to eight) busiest functions."""
     ax = _axes(ax)
     busy = [c for c in timeseries.columns if c.startswith("concurrency.")]
     busiest = sorted(busy, key=lambda c: (-float(timeseries[c].mean()), c))[:MOST_LINES]
     for col in busy:
         if col in busiest:
             name = col.split(".", 1)[1]
-            line = ax.step(timeseries["t"], timeseries[col], where="post", label=f"{name} busy")[0]
+            peak = f"peak.{name}"  # the most busy at once in each bucket: the mean hides short peaks
+            top, what = (timeseries[peak], "busy (peak)") if peak in timeseries else (timeseries[col], "busy")
+            line = ax.step(timeseries["t"], top, where="post", label=f"{name} {what}")[0]
             ax.step(
                 timeseries["t"],
                 timeseries[f"instances.{name}"],

@@ -59,3 +59,23 @@ def test_the_latency_tail_reaches_past_p999_as_far_as_the_count_allows() -> None
     assert p999 == pytest.approx(res.summary["latency_ms"]["p999"], rel=0.01)
     spec = charts.latency_tail({"http": q})
     assert spec["layout"]["xaxis"]["type"] == "log" and spec["layout"]["yaxis"]["type"] == "log"
+
+
+def test_the_concurrency_chart_draws_each_buckets_peak_which_the_mean_hides() -> None:
+    # Every 10 ms a 25 ms request: 2 or 3 busy at once, 2.5 on average, 3 at the peak of every bucket.
+    sc = apisim.validate_scenario(
+        {
+            "name": "peaks",
+            "simulation": {"basis": "window", "duration": 20, "warmup": 2, "bucket": 1},
+            "api": {"type": "http", "routes": [{"route": "GET /", "integration": {"type": "lambda", "function": "f"}}]},
+            "functions": {"f": {"duration_ms": {"dist": "constant", "value": 25}, "cold_start_ms": 0}},
+            "clients": [{"name": "c", "arrival": {"process": "constant", "rate": 100}}],
+        }
+    )
+    ts = apisim.simulate(sc, seed=1).timeseries
+    later = ts[ts["t"] >= 2]
+    assert (later["peak.f"] == 3).all()
+    assert later["concurrency.f"].to_numpy() == pytest.approx(2.5, abs=0.03)
+    spec = charts.concurrency_limits(ts, {"f": {"reserved": 0}}, 1000.0)
+    shown = {t["name"]: t for t in spec["data"]}
+    assert max(shown["f busy (peak)"]["y"][2:]) == 3 and shown["f busy (mean)"]["visible"] == "legendonly"

@@ -229,6 +229,11 @@ class FunctionPool:
         log = self.busy_log
         log.ups.append(now)
         log.downs.append(end)
+        # Busy only rises here, and completions up to now were advanced first: the count is exact.
+        bucket = int(now * log.inv_width)
+        peaks = log.peaks
+        if bucket < len(peaks) and busy > peaks[bucket]:
+            peaks[bucket] = busy
         if counted:
             stats.invocations += 1
             if busy > stats.peak_busy:

@@ -18,7 +18,7 @@ import numpy as np
 class LevelLog:
     """Area under a ±1 level over [start, end), in total and per bucket of ``width`` seconds."""
 
-    __slots__ = ("_area_at_edges", "_level_at_start", "downs", "edges", "end", "start", "ups")
+    __slots__ = ("_area_at_edges", "_level_at_start", "downs", "edges", "end", "inv_width", "peaks", "start", "ups")
 
     def __init__(self, start: float, end: float, width: float) -> None:
         self.ups: list[float] = []
@@ -26,6 +26,10 @@ class LevelLog:
         self.start = start
         self.end = end
         n = max(1, math.ceil(end / width))
+        # The highest level reached in each bucket, which whoever raises the level keeps up to date
+        # (a list: one scalar compare per rise on the hot path; areas alone would hide short peaks).
+        self.peaks = [0] * n
+        self.inv_width = 1.0 / width
         # Bucket edges, then the window's start and end (the last two entries).
         self.edges = np.concatenate([np.minimum(np.arange(n + 1) * width, end), [start, end]])
         self._area_at_edges = np.zeros(len(self.edges))

@@ -42,6 +42,7 @@ class FunctionRun:
     mean_live: float
     busy_buckets: np.ndarray
     live_buckets: np.ndarray
+    peak_buckets: np.ndarray = field(default_factory=lambda: np.zeros(0))  # highest busy count per bucket
 
 
 @dataclass
@@ -184,6 +185,7 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
             mean_live=pool.live_log.mean(),
             busy_buckets=pool.busy_log.bucket_means(),
             live_buckets=pool.live_log.bucket_means(),
+            peak_buckets=np.asarray(pool.busy_log.peaks, dtype=float),
         )
     return RunLog(
         scenario=sc,
