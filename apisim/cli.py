@@ -366,6 +366,7 @@ def run(
         if out is not None:
             result.write(out, overwrite=overwrite)
         s = result.summary
+        reasons = _run_budget(s, max_cost, max_cost_increase, base, baseline)
         if shape == "json":
             sys.stdout.write(to_json(s) + "\n")
         elif shape in ("markdown", "github-comment"):
@@ -375,7 +376,7 @@ def run(
                 sys.stdout.write(formats.run_markdown(s, result.cost))
             else:
                 against = _against_baseline(base, s) if base is not None else None
-                sys.stdout.write(formats.run_comment(s, result.cost, diff=against, slos=sc.slos))
+                sys.stdout.write(formats.run_comment(s, result.cost, diff=against, slos=sc.slos, gates=reasons))
         else:
             from apisim.tables import render_summary
 
@@ -383,19 +384,20 @@ def run(
             render_summary(result, console)
             if out is not None:
                 console.print(f"results written to [bold]{escape(str(out))}[/]")
-        _run_budget(s, max_cost, max_cost_increase, base, baseline)
+        _budget(reasons)
 
 
 def _run_budget(
     s: dict[str, Any], max_cost: float | None, max_increase: float | None, base: dict[str, Any] | None,
     path: Path | None,
-) -> None:  # fmt: skip
+) -> list[str]:  # fmt: skip
+    """Why the run is over budget (one line each; none: within it)."""
     from apisim.gates import over_budget
 
     label = f"scenario {s['scenario']}"
     baselines = {label: (f"the baseline {path}", float(base["cost_monthly_usd"]["total"]))} if base else None
     costs = {label: float(s["cost_monthly_usd"]["total"])}
-    _budget(over_budget(costs, max_cost=max_cost, max_increase=max_increase, baselines=baselines))
+    return over_budget(costs, max_cost=max_cost, max_increase=max_increase, baselines=baselines)
 
 
 def _jobs_progress(total: int, quiet: bool) -> tuple[Progress | None, Any]:
@@ -535,21 +537,6 @@ def compare(
         from apisim import formats
 
         against = result.diff()
-        if shape == "json":
-            sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
-        elif shape == "markdown":
-            sys.stdout.write(formats.compare_markdown(result.table, against))
-        elif shape == "github-comment":
-            verdicts = {n: formats.slo_verdicts(r.scenario.slos, r.summary) for n, r in result.results.items()}
-            sys.stdout.write(formats.compare_comment(result.table, against, verdicts))
-        else:
-            from apisim.tables import show
-
-            shown = result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]]
-            headers, rows = formats.compare_rows(shown)
-            show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
-                 [False] + [True] * (len(headers) - 1))  # fmt: skip
-            _show_diff(against)
         costs = {f"design {d}": float(c) for d, c in zip(result.table["design"], result.table["cost_usd"], strict=True)}
         if base is not None:
             what, usd = f"the baseline {baseline}", float(base["cost_monthly_usd"]["total"])
@@ -558,7 +545,23 @@ def compare(
             what, usd = f"the first design, {first}", float(result.table["cost_usd"].iloc[0])
             costs = {"design " + first: costs.pop("design " + first), **costs}
         baselines = {k: (what, usd) for k in costs if base is not None or k != next(iter(costs))}
-        _budget(over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=baselines))
+        reasons = over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=baselines)
+        if shape == "json":
+            sys.stdout.write(result.table.to_json(orient="records", indent=2) + "\n")
+        elif shape == "markdown":
+            sys.stdout.write(formats.compare_markdown(result.table, against))
+        elif shape == "github-comment":
+            verdicts = {n: formats.slo_verdicts(r.scenario.slos, r.summary) for n, r in result.results.items()}
+            sys.stdout.write(formats.compare_comment(result.table, against, verdicts, reasons))
+        else:
+            from apisim.tables import show
+
+            shown = result.table[["design", *studies.HEADLINE, *_ci_columns(result.table)]]
+            headers, rows = formats.compare_rows(shown)
+            show(_console(), "Designs compared (same arrivals)", headers, [[escape(c) for c in r] for r in rows],
+                 [False] + [True] * (len(headers) - 1))  # fmt: skip
+            _show_diff(against)
+        _budget(reasons)
 
 
 def _show_diff(diff: Any) -> None:
@@ -915,7 +918,6 @@ def report(
                 inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis,
                 windows=windows, progress=progress,
             )  # fmt: skip
-    _report_output(outcome, shape, out, bases)
     reasons = []
     if fail_on_slo and outcome.slo_failures:
         reasons.append(f"SLO: {len(outcome.slo_failures)} failed (--fail-on-slo)")
@@ -930,11 +932,15 @@ def report(
     for name in bases.keys() - outcome.summaries.keys():
         _warning(f"--baseline {bases[name][0]}: no scenario in the report is named {name!r}; not compared")
     reasons += over_budget(costs, max_cost=max_cost, max_increase=max_cost_increase, baselines=found)
+    _report_output(outcome, shape, out, bases, reasons)
     _budget(reasons)
 
 
-def _report_output(outcome: Any, shape: str, out: Path, bases: dict[str, tuple[Path, dict[str, Any]]]) -> None:
-    """What report prints: where it wrote, and its overview in the chosen --format."""
+def _report_output(
+    outcome: Any, shape: str, out: Path, bases: dict[str, tuple[Path, dict[str, Any]]], gates: list[str]
+) -> None:
+    """What report prints: where it wrote, and its overview in the chosen --format (a pull-request
+    comment says which gates failed, ``gates``)."""
     from apisim import formats
 
     if shape == "json":
@@ -968,7 +974,13 @@ def _report_output(outcome: Any, shape: str, out: Path, bases: dict[str, tuple[P
         against = pd.concat(parts, ignore_index=True) if parts else None
         sys.stdout.write(
             formats.report_comment(
-                outcome.overview, outcome.slo_failures, outcome.slo_uncertain, costs, against, outcome.summaries
+                outcome.overview,
+                outcome.slo_failures,
+                outcome.slo_uncertain,
+                costs,
+                against,
+                outcome.summaries,
+                gates,
             )
         )
         return

@@ -290,9 +290,12 @@ def details(summary_text: str, body: str) -> str:
     return f"<details><summary>{html.escape(summary_text)}</summary>\n\n{body}\n</details>\n"
 
 
-def comment(title: str, verdict: str, diff_table: str, full: str) -> str:
-    """A pull-request comment: heading, one-line verdict, the diff table, and the full tables folded away."""
+def comment(title: str, verdict: str, diff_table: str, full: str, gates: Sequence[str] = ()) -> str:
+    """A pull-request comment: heading, one-line verdict, the gates the job failed (``gates``: one
+    reason each, as the command prints them), the diff table, and the full tables folded away."""
     out = [f"## {md(title)}", "", f"**Verdict:** {md(verdict)}", ""]
+    if gates:
+        out += [f"**Failed:** {md(reason)}" for reason in gates] + [""]
     if diff_table:
         out += [diff_table]
     out += [details("Full tables", full)]
@@ -343,7 +346,12 @@ def _diff_table(diff: pd.DataFrame | None) -> str:
 
 
 def run_comment(
-    summary: dict[str, Any], cost: pd.DataFrame, *, diff: pd.DataFrame | None = None, slos: Sequence[str] = ()
+    summary: dict[str, Any],
+    cost: pd.DataFrame,
+    *,
+    diff: pd.DataFrame | None = None,
+    slos: Sequence[str] = (),
+    gates: Sequence[str] = (),
 ) -> str:
     """One run as a pull-request comment: the bill and SLO status in a line, the change against a
     baseline run (``diff``, when there is one), and the headline figures and cost lines folded away."""
@@ -351,15 +359,21 @@ def run_comment(
     if diff is not None and len(diff):
         verdict = cost_verdict(diff) or verdict
     verdict += " · " + slo_status({summary["scenario"]: slo_verdicts(slos, summary)})
-    return comment(f"apisim: {summary['scenario']}", verdict, _diff_table(diff), run_markdown(summary, cost, level=3))
+    full = run_markdown(summary, cost, level=3)
+    return comment(f"apisim: {summary['scenario']}", verdict, _diff_table(diff), full, gates)
 
 
-def compare_comment(table: pd.DataFrame, diff: pd.DataFrame, verdicts: dict[str, list[tuple[str, str, str]]]) -> str:
+def compare_comment(
+    table: pd.DataFrame,
+    diff: pd.DataFrame,
+    verdicts: dict[str, list[tuple[str, str, str]]],
+    gates: Sequence[str] = (),
+) -> str:
     """A comparison as a pull-request comment: each design's bill against the baseline's and the SLO
     status in a line, the diff table, and the side-by-side table folded away."""
     headers, rows = compare_rows(table)
     verdict = (cost_verdict(diff) or "one design") + " · " + slo_status(verdicts)
-    return comment("apisim: designs compared", verdict, _diff_table(diff), md_table(headers, rows))
+    return comment("apisim: designs compared", verdict, _diff_table(diff), md_table(headers, rows), gates)
 
 
 def report_markdown(
@@ -383,6 +397,7 @@ def report_comment(
     costs: dict[str, float],
     diff: pd.DataFrame | None = None,
     summaries: dict[str, dict[str, Any]] | None = None,
+    gates: Sequence[str] = (),
 ) -> str:
     """A report as a pull-request comment: the scenarios' total bill and SLO status in a line, the
     change against baseline runs (``diff``, when given), and the overview folded away."""
@@ -397,4 +412,5 @@ def report_comment(
         verdict += " · SLOs: none failed"
     headers, rows = report_rows(overview, summaries)
     table = _diff_table(diff) or md_table(headers, rows)
-    return comment("apisim report", verdict, table, report_markdown(overview, failures, uncertain, summaries))
+    full = report_markdown(overview, failures, uncertain, summaries)
+    return comment("apisim report", verdict, table, full, gates)

@@ -72,6 +72,7 @@ def test_compare_gates_against_the_first_design_and_comments_a_diff(tmp_path: Pa
     assert out.startswith("## apisim: designs compared\n")
     assert f"**Verdict:** big costs ${big:,.2f}/month, +${big - small:,.2f} ({pct:+.1f}%) against memory" in out
     assert "| figure | memory (baseline) | big | change | change % |" in out
+    assert f"**Failed:** budget: design big costs ${big:,.2f}/month" in out  # the comment says why the job failed
     assert "<details><summary>Full tables</summary>" in out and out.rstrip().endswith("</details>")
     assert runner.invoke(app, ["compare", *files, "--workers", "1", "--max-cost-increase", f"{pct + 0.1:.4f}"]
                          ).exit_code == 0  # fmt: skip
@@ -84,7 +85,9 @@ def test_run_markdown_and_comment(tmp_path: Path) -> None:
     md = runner.invoke(app, ["run", *HELLO, "--format", "markdown"]).stdout
     assert md.startswith("## hello\n") and f"| total |  | {doc['cost_monthly_usd']['total']:,.2f} |" in md
     c = runner.invoke(app, ["run", *HELLO, "--format", "github-comment"]).stdout
-    assert "**Verdict:** $" in c and "SLOs: none declared" in c and "<details>" in c
+    assert "**Verdict:** $" in c and "SLOs: none declared" in c and "<details>" in c and "**Failed:**" not in c
+    over = runner.invoke(app, ["run", *HELLO, "--format", "github-comment", "--max-cost", "0"])
+    assert over.exit_code == 1 and "**Failed:** budget: scenario hello costs $" in over.stdout
 
 
 def test_report_gates_slos_and_budget_together(tmp_path: Path) -> None:
@@ -95,6 +98,7 @@ def test_report_gates_slos_and_budget_together(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert "SLO: 1 failed (--fail-on-slo)" in r.stderr and "budget: scenario memory costs $" in r.stderr
     assert "**Verdict:** 1 scenario(s)" in r.stdout and "SLOs: 1 FAILED" in r.stdout
+    assert "**Failed:** SLO: 1 failed (--fail-on-slo)" in r.stdout and "**Failed:** budget: scenario memory" in r.stdout
     row = next(line for line in r.stdout.splitlines() if line.startswith("| memory |"))
     assert row.endswith("| FAILED |") and "| 0.00% |" in row
     doc = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
