@@ -84,8 +84,8 @@ def latency_tail(quantiles: dict[str, pd.DataFrame]) -> Spec | None:
     return _spec(
         "Latency tail: share of answered attempts slower than x",
         data,
-        xaxis={"type": "log", "title": {"text": "latency (ms)"}},
-        yaxis={"type": "log", "title": {"text": "share slower (log)"}, "exponentformat": "power"},
+        xaxis={"type": "log", "title": {"text": "latency (ms)"}, "dtick": 1},
+        yaxis={"type": "log", "title": {"text": "share slower (log)"}, "exponentformat": "power", "dtick": 1},
         showlegend=len(data) > 1,
     )
 
@@ -99,10 +99,10 @@ def latency_over_time(timeseries: pd.DataFrame) -> Spec | None:
         {"type": "scatter", "mode": "lines", "name": "offered / s", "x": t,
          "y": _round(timeseries["offered_per_second"]),
          "yaxis": "y2", "line": {"color": "#bbb", "width": 1}, "fill": "tozeroy", "fillcolor": "rgba(0,0,0,0.05)"},
-        {"type": "scatter", "mode": "lines", "name": "p50 ms", "x": t, "y": _round(timeseries["p50_ms"]),
-         "line": {"color": "#1f77b4"}},
-        {"type": "scatter", "mode": "lines", "name": "p99 ms", "x": t, "y": _round(timeseries["p99_ms"]),
-         "line": {"color": "#d62728"}},
+        {"type": "scatter", "mode": "lines", "name": "p50", "x": t, "y": _round(timeseries["p50_ms"]),
+         "line": {"color": "#1f77b4"}, "hovertemplate": "%{y:,.1f} ms"},
+        {"type": "scatter", "mode": "lines", "name": "p99", "x": t, "y": _round(timeseries["p99_ms"]),
+         "line": {"color": "#d62728"}, "hovertemplate": "%{y:,.1f} ms"},
     ]  # fmt: skip
     return _spec(
         "Latency over time (p50, p99) and the arrival rate",
@@ -110,7 +110,7 @@ def latency_over_time(timeseries: pd.DataFrame) -> Spec | None:
         xaxis={"title": {"text": "simulated time (s)"}},
         yaxis={"title": {"text": "latency (ms)"}, "rangemode": "tozero"},
         yaxis2={"title": {"text": "requests / s"}, "overlaying": "y", "side": "right", "rangemode": "tozero",
-                "showgrid": False, "tickformat": ",.3~g"},
+                "showgrid": False, "tickformat": ",.3~g", "tickmode": "auto", "nticks": 6},
         margin={**_LAYOUT["margin"], "r": 64},
         hovermode="x unified",
         shapes=_warmup_shade(timeseries),
@@ -133,6 +133,7 @@ def problems_over_time(timeseries: pd.DataFrame) -> Spec | None:
     return _spec(
         "Throttles and errors over time",
         data,
+        showlegend=True,
         xaxis={"title": {"text": "simulated time (s)"}},
         yaxis={"title": {"text": "answers / s"}, "rangemode": "tozero"},
         hovermode="x unified",
@@ -269,18 +270,22 @@ def busy_by_design(timeseries: dict[str, pd.DataFrame]) -> Spec | None:
 def p99_by_design(timeseries: dict[str, pd.DataFrame]) -> Spec | None:
     """p99 per time bucket, one line per design."""
     data = [
-        {"type": "scatter", "mode": "lines", "name": _hover(name), "x": _round(ts["t"]), "y": _round(ts["p99_ms"])}
+        {"type": "scatter", "mode": "lines", "name": _hover(name), "x": _round(ts["t"]), "y": _round(ts["p99_ms"]),
+         "hovertemplate": "%{y:,.1f} ms"}
         for name, ts in timeseries.items()
         if len(ts)
-    ]
+    ]  # fmt: skip
     if not data:
         return None
+    first = next(iter(timeseries.values()))
     return _spec(
         "p99 over time",
         data,
         xaxis={"title": {"text": "simulated time (s)"}},
         yaxis={"title": {"text": "p99 (ms)"}, "rangemode": "tozero"},
         hovermode="x unified",
+        hoverlabel={"namelength": -1},
+        shapes=_warmup_shade(first),
     )
 
 
@@ -303,13 +308,13 @@ def pareto(labels: list[str], p99: list[float], cost: list[float], p99_limit: fl
         return None
     front = pareto_front(p99, cost)
     data = [
-        {"type": "scatter", "mode": "markers+text", "name": "designs", "x": _round(p99), "y": _round(cost),
-         "text": [_hover(x) for x in labels], "textposition": "top center", "cliponaxis": False,
-         "marker": {"size": 9, "color": "#888"},
-         "hovertemplate": "%{text}: p99 %{x} ms, $%{y:,.2f}/month<extra></extra>"},
         {"type": "scatter", "mode": "lines+markers", "name": "Pareto front", "x": _round([p99[i] for i in front]),
          "y": _round([cost[i] for i in front]), "line": {"shape": "hv", "color": "#d62728"},
-         "marker": {"size": 9, "color": "#d62728"}, "hoverinfo": "skip"},
+         "marker": {"size": 12, "color": "#d62728"}, "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "markers+text", "name": "designs", "x": _round(p99), "y": _round(cost),
+         "text": [_hover(x) for x in labels], "textposition": "top center", "cliponaxis": False,
+         "marker": {"size": 7, "color": "#444"}, "showlegend": False,
+         "hovertemplate": "%{text}: p99 %{x} ms, $%{y:,.2f}/month<extra></extra>"},
     ]  # fmt: skip
     shapes = []
     if p99_limit is not None:

@@ -38,6 +38,20 @@ def kind(metric: str) -> str:
     return "number"
 
 
+_LABELS = {
+    "p50_ms": "p50 (ms)", "p90_ms": "p90 (ms)", "p95_ms": "p95 (ms)", "p99_ms": "p99 (ms)", "p999_ms": "p99.9 (ms)",
+    "mean_ms": "mean (ms)", "rate_429": "429 rate", "error_rate": "error rate", "cold_start_ratio": "cold-start ratio",
+    "cache_hit_ratio": "cache hit ratio", "cost_usd": "monthly bill (USD)",
+}  # fmt: skip
+
+
+def label(metric: str) -> str:
+    """A figure's name for a person (``p99_ms`` → ``p99 (ms)``; ``cost.api_requests`` → ``  api requests (USD)``)."""
+    if metric.startswith("cost."):
+        return "  " + metric.removeprefix("cost.").replace("_", " ") + " (USD)"
+    return _LABELS.get(metric, metric)
+
+
 def _pct_decimals(share: float) -> int:
     # Two decimals, or two significant digits for tiny shares: 1.644e-05 shows as 0.0016%, not 0.00%.
     points = abs(share) * 100

@@ -676,8 +676,8 @@ def warnings(sc: Scenario, d: Design) -> list[str]:
             out.append(
                 f"client {q.name}'s {q.keys} keys spend their {q.period.upper()} quota of {q.limit:,} "
                 f"({len(spent)} of {len(q.periods)} periods; first at {first}): about {refused:.1%} of its "
-                f"requests are refused with 429 Limit Exceeded and not billed (in the month's counts, not in the "
-                "busiest window's timeline)"
+                f"requests are refused with 429 Limit Exceeded and not billed (in the month's counts; the "
+                "charts over time show them only if their window falls after the quota ran out)"
             )
     return out
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apisim.headline import basis_line, headline, month_figures, with_pm
+from apisim.formats import number
+from apisim.headline import basis_line, headline, with_pm
 from apisim.output import publish, to_json
 from apisim.scenario import Scenario
 from apisim.slo import Slo
@@ -50,9 +51,9 @@ def pct(value: float | None, digits: int = 2) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;margin:0;color:#222;line-height:1.4}
 main{max-width:1200px;margin:0 auto;padding:1em 1.5em 4em}
 nav.toc{position:sticky;top:0;z-index:5;background:#f7f7f9;border-bottom:1px solid #ddd;padding:.4em 1.5em;
-font-size:.9em;white-space:nowrap;overflow-x:auto}nav.toc a{margin-right:1.1em;color:#0b57d0;text-decoration:none}
+font-size:.9em;line-height:1.8}nav.toc a{margin-right:1.1em;color:#0b57d0;text-decoration:none}
 nav.toc b{margin-right:.6em}h1{margin:.4em 0 .2em}h2{border-top:2px solid #ddd;padding-top:.8em;margin-top:2em}
-h2,h3{scroll-margin-top:3em}h1+h2{border-top:0;margin-top:.4em}
+h1,h2,h3{scroll-margin-top:3em}h1+h2{border-top:0;margin-top:.4em}
 table{border-collapse:collapse;margin:.5em 1.5em 1.2em 0;display:inline-table;
 vertical-align:top}td,th{border:1px solid #ddd;padding:.2em .6em;text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;
@@ -279,8 +280,6 @@ def scenario_section(
     page.heading(label, level=level, anchor=anchor)
     page.para(f"{source} · seed {s['seed']} · {basis_line(s)}", meta=True)
     page.cards([card], links=False)
-    if s.get("month"):
-        page.table(["the month (95% CI)", ""], [[name, text] for name, text in month_figures(s)])
     for warning in s.get("warnings", []):
         page.warning(warning)
     if slo_rows:
@@ -309,8 +308,8 @@ def scenario_section(
         [[k, f"{n:,}", pct(n / total)] for k, n in req["by_outcome"].items() if n],
         caption="Outcomes (per attempt)",
     )
-    page.table(["latency", "ms"], [[k, fmt(h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999", "mean")],
-               caption="Latency (answered attempts)")  # fmt: skip
+    page.table(["latency", "ms"], [[k, number(f"{k}_ms", h[f"{k}_ms"])] for k in ("p50", "p90", "p95", "p99", "p999",
+               "mean")], caption="Latency (answered attempts)")  # fmt: skip
     if s["functions"]:
         page.table(
             ["function", "invocations", "cold starts", "throttles", "errors", "mean busy", "max busy", "reserved",

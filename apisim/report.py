@@ -12,6 +12,7 @@ from typing import Any
 
 from apisim import __version__
 from apisim.experiment import run_many
+from apisim.formats import label as figure_label
 from apisim.formats import number
 from apisim.headline import HEADLINE
 from apisim.loading import is_comparisons, load, read_comparisons, read_document
@@ -112,9 +113,13 @@ def _comparison_section(page: Page, name: str, slug: str, cmp: Any) -> None:
     designs = cmp.table["design"].tolist()
     base = cmp.table.iloc[0]
     rows = []
-    for m in HEADLINE:
+    items = [c for c in cmp.table.columns if str(c).startswith("cost.") and not str(c).endswith("_ci95")]
+    for m in [*HEADLINE, *items]:
         values = cmp.table[m].tolist()
-        rows.append([m, number(m, values[0]), *(f"{number(m, v)} ({_change(base[m], v)})" for v in values[1:])])
+        if all(v != v or (m in items and v == 0) for v in values):
+            continue  # nothing measured (no cache anywhere), or a cost line no design has
+        cells = [f"{number(m, v)} ({_change(base[m], v)})" for v in values[1:]]
+        rows.append([figure_label(m), number(m, values[0]), *cells])
     page.table(["figure", *designs], rows)
     results = cmp.results
     p99 = [float(v) for v in cmp.table["p99_ms"]]

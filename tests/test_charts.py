@@ -41,7 +41,7 @@ def test_pareto_front_and_labels() -> None:
     p99, cost = [100.0, 80.0, 120.0, 80.0, math.nan], [5.0, 9.0, 4.0, 12.0, 1.0]
     assert charts.pareto_front(p99, cost) == [1, 0, 2]  # each cheaper than every faster one; NaN left out
     spec = charts.pareto(["a", "b", "c<x>", "d", "e"], p99, cost, p99_limit=110.0)
-    assert spec["data"][0]["text"][2] == "c&lt;x&gt;"  # a name is text, never markup
+    assert spec["data"][1]["text"][2] == "c&lt;x&gt;"  # a name is text, never markup
     assert spec["layout"]["shapes"][0]["x0"] == 110.0
     assert any(t["name"] == "SLO p99 < 110 ms" for t in spec["data"])
 
