@@ -94,8 +94,11 @@ class Result:
 
         s = self.summary
         title = f"<p><b>{html.escape(s['scenario'])}</b> · seed {s['seed']} · {html.escape(run_line(s))}</p>"
+        warnings = "".join(
+            f"<p style='background:#fff4c2;padding:.2em .5em'>⚠ {html.escape(w)}</p>" for w in s.get("warnings", [])
+        )
         tables = [frame_html(h, rows, t) for t, (h, rows) in summary_tables(s, self.cost).items()]
-        return title + "".join(tables)
+        return title + warnings + "".join(tables)
 
     def write(self, out: str | Path, *, overwrite: bool = False) -> Path:
         """Write the summary, tables, figures and report.md into the folder ``out``, atomically.

@@ -226,8 +226,9 @@ def run_line(summary: dict[str, Any]) -> str:
     """One run in a line: its bill (point estimate ± 95%), p99 and 429 rate."""
     h = headline(summary)
     return (
-        f"{usd(h['cost_usd'])}/month"
-        + ("" if math.isnan(h["cost_usd_pm"]) else f" ± {h['cost_usd_pm']:,.2f}")
+        usd(h["cost_usd"])
+        + ("" if math.isnan(h["cost_usd_pm"]) else f" ± {usd(h['cost_usd_pm'])}")
+        + "/month"
         + f" · p99 {number('p99_ms', h['p99_ms'])} ms · 429 rate {number('rate_429', h['rate_429'])}"
     )
 

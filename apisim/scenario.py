@@ -1010,8 +1010,8 @@ class Scenario(Strict):
         basis: str | None = None,
         windows: int | None = None,
     ) -> Scenario:
-        """A copy that simulates ``duration`` seconds after ``warmup``, on ``basis`` (month or window)
-        with ``windows`` windows for a month (None keeps the scenario's own).
+        """A copy whose runs last ``duration`` seconds, the first ``warmup`` of them not counted, on
+        ``basis`` (month or window) with ``windows`` windows for a month (None keeps the scenario's own).
 
         Checked like the file's own values; raises ``ValueError`` with a message for a person.
         """

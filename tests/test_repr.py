@@ -21,3 +21,5 @@ def test_repr_is_one_line_and_html_escapes_names() -> None:
     assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert page.count("<table>") == 3  # outcomes, latency, cost lines with the total
     assert f"{s['cost_monthly_usd']['total']:,.2f}" in page and "function.f" in page
+    # The warnings a terminal shows in yellow are on the notebook's view too.
+    assert s["warnings"] and all(w.replace("'", "&#x27;") in page or w in page for w in s["warnings"])
