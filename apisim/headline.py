@@ -75,8 +75,14 @@ def basis_line(summary: dict[str, Any]) -> str:
         how = f"every request simulated (after {_duration(month['window_warmup_seconds'])} warm-up)"
     else:
         strata = f"{month['strata']} {'stratum' if month['strata'] == 1 else 'strata'}"
+        asked = month.get("windows_asked", month["windows"])
+        more = (
+            f" ({asked} asked: each kind of slice, by load, quota state and swing, needs two)"
+            if asked < month["windows"]
+            else ""
+        )
         how = (
-            f"estimated from {month['windows']} windows of {_duration(month['window_seconds'])} in "
+            f"estimated from {month['windows']} windows{more} of {_duration(month['window_seconds'])} in "
             f"{strata}, each after {_duration(month['window_warmup_seconds'])} warm-up "
             f"({month['warmup_reason']})"
         )

@@ -94,6 +94,7 @@ class Design:
     expected: list[float]  # expected arrivals per stratum (exact)
     windows: list[Window]
     quotas: list[ClientQuota]
+    asked: int = 0  # the windows asked for; more are drawn when the month has more kinds of slices
 
     def weights(self, factors: Sequence[float] | None = None) -> list[float]:
         """Each window's weight: the slices it stands for, calibrated within its stratum so the
@@ -270,7 +271,9 @@ def design(sc: Scenario, seed: int | None = None, windows: int | None = None) ->
             pair += m // 2
     chosen.sort(key=lambda w: w.slice)
     totals = np.bincount(stratum, weights=expected, minlength=len(sizes))
-    return Design(sim.start, seconds, width, warmup, reason, n, sizes.tolist(), totals.tolist(), chosen, quotas)
+    return Design(
+        sim.start, seconds, width, warmup, reason, n, sizes.tolist(), totals.tolist(), chosen, quotas, asked=windows
+    )
 
 
 def exact_design(sc: Scenario) -> Design:
@@ -740,6 +743,7 @@ def block(log: MonthLog, ci: dict[str, Any]) -> dict[str, Any]:
         "days": d.seconds / 86400.0,
         "method": log.method,
         "windows": len(d.windows),
+        "windows_asked": d.asked or len(d.windows),
         "window_seconds": d.slice_seconds,
         "window_warmup_seconds": d.warmup,
         "warmup_reason": d.settle_reason,
