@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 LINE_ITEMS = (
     "api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer",
-    "load_balancer",
+    "load_balancer", "cloudfront", "edge_functions",
 )  # fmt: skip
 """The summary's ``cost_monthly_usd.items`` keys (each price in prices.yaml names its item)."""
 

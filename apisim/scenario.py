@@ -461,6 +461,48 @@ DEFAULT_STAGE = "default"
 """The name of an API's one stage when it lists none."""
 
 
+EDGE_REGIONS = ("north_america", "europe")
+"""Where a CloudFront distribution's viewers are: the region groups prices.yaml prices (every price class
+serves both)."""
+
+
+class EdgeCache(Strict):
+    """CloudFront's cache at the edge: GET and HEAD responses, for ``ttl``."""
+
+    ttl: Seconds = Field(
+        float(defaults.value("cloudfront_ttl", "default_s")),
+        gt=0,
+        le=float(defaults.value("cloudfront_ttl", "max_s")),
+        description="time to live of a cached response (CloudFront's default 24h, max one year)",
+    )
+    keys: Literal["path_and_query", "path"] = Field(
+        "path_and_query",
+        description="what the cache key holds: path_and_query (the clients' cache_keys spread) or path (one per route)",
+    )
+
+
+class CloudFront(Strict):
+    """A CloudFront distribution in front of a door: edge cache hits never reach the origin."""
+
+    origin: Literal["public"] = Field("public", description="the door is the distribution's origin, reached publicly")
+    cache: EdgeCache | None = Field(None, description="edge caching (none: every request goes to the origin)")
+    functions: Literal["none", "cloudfront_function", "lambda_edge"] = Field(
+        "none", description="code run on every viewer request: CloudFront Functions or Lambda@Edge"
+    )
+    function_ms: LatencyMs | None = Field(
+        None, description="the edge function's run time (default: an estimate; Lambda@Edge is billed on it)"
+    )
+    lambda_edge_memory_mb: int = Field(128, ge=128, le=10240, description="Lambda@Edge's memory (viewer triggers: 128)")
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_All"
+    viewers: Literal[EDGE_REGIONS] = Field(  # type: ignore[valid-type]
+        "north_america", description="the region group the viewers are in (its request and transfer prices)"
+    )
+    edge_ms: LatencyMs | None = Field(None, description="the edge's own time per request (default: an estimate)")
+    origin_fetch_ms: LatencyMs | None = Field(
+        None, description="the edge's added time to reach the origin on a miss (default: an estimate)"
+    )
+
+
 class Api(Strict):
     """A front door: an API Gateway API (``rest``, ``http``) with its pipeline settings, routes and
     stages, a Lambda function URL (``function_url``: its routes all invoke one function), or an
@@ -474,6 +516,7 @@ class Api(Strict):
         None, ge=1, le=100, description="alb: listener rules a request is evaluated against (default: one per route; "
         "the first 10 are free)"
     )  # fmt: skip
+    cloudfront: CloudFront | None = Field(None, description="a CloudFront distribution in front of this door")
     endpoint: Literal["regional", "edge", "private"] = Field(
         "regional", description="REST: regional, edge (edge-optimized) or private; HTTP APIs are regional"
     )
@@ -1094,6 +1137,16 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
         out += _direct_problems(api, at)
     if api.type != "function_url" and api.invoke_mode != "buffered":
         out.append(((*at, "invoke_mode"), "invoke_mode is a function URL's (type: function_url)", api.invoke_mode))
+    if api.cloudfront is not None:
+        cf = api.cloudfront
+        if any(api.stage(name).cache is not None for name in api.stage_names()):
+            message = "a stage cache behind CloudFront is not modelled: cache at the edge (cloudfront.cache) or here"
+            out.append(((*at, "cloudfront"), message, None))
+        if cf.functions != "lambda_edge" and cf.lambda_edge_memory_mb != 128:
+            message = "lambda_edge_memory_mb is for functions: lambda_edge"
+            out.append(((*at, "cloudfront", "lambda_edge_memory_mb"), message, cf.lambda_edge_memory_mb))
+        if cf.functions == "none" and cf.function_ms is not None:
+            out.append(((*at, "cloudfront", "function_ms"), "function_ms needs functions: an edge function", None))
     if api.type != "alb" and api.rules is not None:
         out.append(((*at, "rules"), "rules are an ALB's listener rules (type: alb)", api.rules))
     seen_routes: set[str] = set()

@@ -35,6 +35,7 @@ from apisim.engine.clients import (
     Trace,
     zipf_cdf,
 )
+from apisim.engine.cloudfront import CloudFrontDoor, EdgeFunction
 from apisim.engine.door import Door
 from apisim.engine.functions import AccountPool, FunctionPool
 from apisim.engine.functionurl import THROTTLED as FUNCTION_URL_THROTTLED
@@ -354,6 +355,40 @@ def build_alb(b: Builder, name: str, api: Api, ledger: Ledger, account: Account,
     )
 
 
+def _cloudfront(b: Builder, name: str, api: Api, ledger: Ledger) -> CloudFrontDoor:
+    """The distribution in front of door ``name`` (its origin is attached once built)."""
+    sc = b.sc
+    cf = api.cloudfront
+    assert cf is not None
+    prefix = ("" if sc.apis is None else f"api/{name}/") + "cloudfront/"
+
+    def latency(given: Distribution | None, what: str) -> Draw:
+        if given is None:
+            estimate = defaults.estimate("overhead_ms", what)
+            given = Lognormal.from_median_p99(estimate["median"] / 1000, estimate["p99"] / 1000)
+        return draws(given, b.rng(prefix + what))
+
+    function = None
+    if cf.functions != "none":
+        run = cf.function_ms or ConstantDist(defaults.estimate("edge_function_ms", cf.functions) / 1000)
+        memory = cf.lambda_edge_memory_mb
+        function = EdgeFunction(cf.functions, draws(run, b.rng(prefix + "function")), memory, run.mean * 1000.0)
+    clients = [c for c in sc.clients if sc.client_api(c)[0] == name]
+    by_path = cf.cache is not None and cf.cache.keys == "path"
+    return CloudFrontDoor(
+        name=name,
+        ledger=ledger,
+        edge=latency(cf.edge_ms, "cloudfront_edge"),
+        origin_fetch=latency(cf.origin_fetch_ms, "cloudfront_origin_fetch"),
+        cache=TtlCache(cf.cache.ttl) if cf.cache is not None else None,
+        cacheable=[cf.cache is not None and r.method in ("GET", "HEAD") for r in api.routes],
+        key_space=1 if by_path else max((c.cache_keys.count for c in clients), default=1),
+        by_path=by_path,
+        function=function,
+        viewers=cf.viewers,
+    )
+
+
 DoorBuilder = Callable[[Builder, str, Api, Ledger, Account, int], Door]
 BUILDERS: dict[str, DoorBuilder] = {
     "rest": build_api_gateway,
@@ -494,7 +529,13 @@ def build(sc: Scenario, seed: int, *, records: bool, at: float | None = None) ->
     route_names: list[str] = []
     first_stage = 0
     for name, api in sc.all_apis.items():
-        doors[name] = BUILDERS[api.type](b, name, api, ledger, account, first_stage)
+        # CloudFront stands between its origin door and the ledger: the origin answers through it.
+        edge = _cloudfront(b, name, api, ledger) if api.cloudfront is not None else None
+        door = BUILDERS[api.type](b, name, api, edge or ledger, account, first_stage)  # type: ignore[arg-type]
+        if edge is not None:
+            edge.origin = door
+            door = edge
+        doors[name] = door
         first_stage += len(api.stage_names())
         offsets[name] = len(route_names)
         route_names += [r.route if sc.apis is None else f"{name} {r.route}" for r in api.routes]
