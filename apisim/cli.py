@@ -652,8 +652,17 @@ def sweep(
 def breakeven(
     scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO...", help="two or more designs")],
     volume: Annotated[
-        str, typer.Option(metavar="LOW..HIGH", help="requests a month, e.g. 1M..1B (k, M, B suffixes)")
-    ] = "1M..1B",
+        str | None,
+        typer.Option(metavar="LOW..HIGH", help="requests a month, e.g. 1M..1B (k, M, B suffixes; the default)"),
+    ] = None,
+    vary: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH=V1,V2",
+            help="instead of volume: one numeric value of every design, e.g. "
+            "clients.0.response_bytes=1024,32768,262144",
+        ),
+    ] = None,
     points: Annotated[
         int, typer.Option(metavar="N", min=2, max=50, help="volumes spread evenly on a log scale over the range")
     ] = 9,
@@ -683,22 +692,36 @@ def breakeven(
     with _user_errors():
         if len(scenarios) < 2:
             raise UserError("breakeven compares at least two designs: give two or more scenario files")
-        try:
-            low_high = be.parse_range(volume)
-        except ValueError as exc:
-            raise UserError(f"--volume: {exc}") from None
-        designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
-        for path, sc in zip(scenarios, designs, strict=True):
+        if volume is not None and vary is not None:
+            raise UserError("give --volume or --vary, not both")
+        low_high, varied = None, None
+        if vary is not None:
+            ((path, values),) = _vary([vary], "--vary").items()
+            if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in values):
+                raise UserError(f"--vary {path}: break-even needs numbers, got {', '.join(map(str, values))}")
+            varied = (path, values)
+        else:
             try:
-                be.monthly_volume(sc)
+                low_high = be.parse_range(volume or "1M..1B")
             except ValueError as exc:
-                raise UserError(f"{path}: {exc}") from None
+                raise UserError(f"--volume: {exc}") from None
+        designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
+        if varied is None:
+            for path, sc in zip(scenarios, designs, strict=True):
+                try:
+                    be.monthly_volume(sc)
+                except ValueError as exc:
+                    raise UserError(f"{path}: {exc}") from None
         _out_ok(out, overwrite)
-        with _progress(len(designs) * points, json_out) as progress:
-            frame = be.breakeven(
-                designs, volume=low_high, points=points, tolerance=tolerance, seed=seed, workers=workers,
-                force=force, progress=progress,
-            )  # fmt: skip
+        count = points if varied is None else len(varied[1])
+        with _progress(len(designs) * count, json_out) as progress:
+            try:
+                frame = be.breakeven(
+                    designs, volume=low_high, vary=varied, points=points, tolerance=tolerance, seed=seed,
+                    workers=workers, force=force, progress=progress,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
         found = be.crossings(frame)
         if out is not None:
             write_breakeven(frame, found, out, overwrite=overwrite)
@@ -706,19 +729,21 @@ def breakeven(
             doc = {"rows": frame.to_dict(orient="records"), "crossings": found.to_dict(orient="records")}
             sys.stdout.write(json.dumps(_json_safe(doc), indent=2) + "\n")
             return
+        x = frame.attrs["x"]
         grid = frame[~frame["refined"]]
-        table = grid.pivot(index="volume", columns="design", values="cost_usd").reset_index()
-        table["volume"] = [f"{v:,.0f}" for v in table["volume"]]
+        table = grid.pivot(index=x, columns="design", values="cost_usd").reset_index()
+        table[x] = [f"{v:,.0f}" if x == "volume" else f"{v:,.6g}" for v in table[x]]
         for name in table.columns[1:]:
             table[name] = [f"{v:,.2f}" for v in table[name]]
-        _frame_table(table, "Monthly bill (USD) by requests a month", highlight=())
+        by = "requests a month" if x == "volume" else x
+        _frame_table(table, f"Monthly bill (USD) by {by}", highlight=())
         console = _console()
         if found.empty:
             console.print("no crossing in this range: the cheapest design stays the cheapest", highlight=False)
         for r in found.itertuples():
+            where = f"[bold]{r.at:,.0f}[/] requests a month" if x == "volume" else f"{escape(x)} = [bold]{r.at:,.6g}[/]"
             console.print(
-                f"{escape(r.design)} and {escape(r.other)} cross at [bold]{r.volume:,.0f}[/] requests a month "
-                f"(${r.cost_usd:,.2f}/month each)",
+                f"{escape(r.design)} and {escape(r.other)} cross at {where} (${r.cost_usd:,.2f}/month each)",
                 highlight=False,
             )
         if out is not None:

@@ -1,4 +1,5 @@
-"""Break-even: where the monthly bills of two or more designs cross as the monthly volume grows.
+"""Break-even: where the monthly bills of two or more designs cross as the monthly volume grows (or
+as one value of the scenario does: a payload size, a TTL).
 
 Every design runs the same workload scaled to each volume (every client's arrival rate times the
 same factor), with one seed for all (common random numbers). Volumes are spread evenly on a log
@@ -77,7 +78,8 @@ def at_volume(sc: Scenario, volume: float, *, force: bool = False) -> Scenario:
 def breakeven(
     designs: Sequence[Scenario | str | Path],
     *,
-    volume: tuple[float, float],
+    volume: tuple[float, float] | None = None,
+    vary: tuple[str, Sequence[float]] | None = None,
     points: int = 9,
     tolerance: float = 0.01,
     seed: int | None = None,
@@ -85,35 +87,59 @@ def breakeven(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """One row per design and volume (requests a month): the month's bill and p99 (and the other
-    :data:`FIGURES`), on ``points`` volumes spread evenly on a log scale over ``volume``, plus the
-    bisection's volumes around each crossing (``refined``). ``df.attrs["crossings"]`` lists where
-    two designs' bills cross: ``design``, ``other``, ``volume``, ``cost_usd`` (within
-    ``tolerance``, relative, of the volume the runs would give; see :func:`crossings`).
+    """One row per design and point: the month's bill and p99 (and the other :data:`FIGURES`).
+
+    ``volume=(low, high)``: the points are ``points`` monthly volumes (requests a month) spread
+    evenly on a log scale, column ``volume``, plus the bisection's volumes around each crossing
+    (``refined``). ``vary=(path, values)``: the points are the values of one dotted path (a
+    payload size, a cache TTL: ``clients.0.response_bytes``), column ``path``; a crossing is read
+    off linearly between neighbouring values. ``df.attrs["x"]`` names the column;
+    ``df.attrs["crossings"]`` lists where two designs' bills cross (see :func:`crossings`).
     """
     import numpy as np
     import pandas as pd
 
     if len(designs) < 2:
         raise ValueError("break-even needs at least two designs")
-    if points < 2:
-        raise ValueError(f"points must be at least 2, got {points}")
+    if (volume is None) == (vary is None):
+        raise ValueError("give volume=(low, high) or vary=(path, values), one of them")
     if not 0 < tolerance < 1:
         raise ValueError(f"tolerance is a fraction between 0 and 1, got {tolerance}")
     scs = [_as_scenario(d, force) for d in designs]
     names = unique_labels([d.name for d in scs])
     common = seed if seed is not None else scs[0].simulation.seed
-    for sc in scs:
-        monthly_volume(sc)  # every design can be scaled, before anything runs
-    low, high = volume
-    grid = [float(v) for v in np.geomspace(low, high, points)]
-    bisections = len(names) * (len(names) - 1) // 2 * math.ceil(math.log2(math.log(high / low) / tolerance + 1))
-    total = len(names) * (len(grid) + bisections)
+    if volume is not None:
+        if points < 2:
+            raise ValueError(f"points must be at least 2, got {points}")
+        for sc in scs:
+            monthly_volume(sc)  # every design can be scaled, before anything runs
+        low, high = volume
+        x, grid = "volume", [float(v) for v in np.geomspace(low, high, points)]
+
+        def point(sc: Scenario, v: float) -> Scenario:
+            return at_volume(sc, v, force=force)
+
+        pairs = len(names) * (len(names) - 1) // 2
+        extra = pairs * math.ceil(math.log2(math.log(high / low) / tolerance + 1))
+    else:
+        x, values = vary  # type: ignore[misc]
+        grid = sorted(values)
+        if len(grid) < 2:
+            raise ValueError(f"vary {x}: give at least two values")
+
+        def point(sc: Scenario, v: float) -> Scenario:
+            return with_changes(sc, {x: v}, force=force)
+
+        for sc in scs:
+            for v in grid:
+                point(sc, v)  # every point is a valid scenario, before anything runs
+        extra = 0
+    total = len(names) * (len(grid) + extra)
     done = 0
 
-    def run(volumes: Sequence[float], refined: bool) -> list[dict[str, Any]]:
+    def run(at: Sequence[float], refined: bool) -> list[dict[str, Any]]:
         nonlocal done
-        jobs = [(at_volume(sc, v, force=force), common) for v in volumes for sc in scs]
+        jobs = [(point(sc, v), common) for v in at for sc in scs]
         base = done
 
         def tick(d: int, _: int) -> None:
@@ -122,42 +148,44 @@ def breakeven(
 
         figures = run_many(jobs, workers=workers, force=force, progress=tick, reduce=headline)
         done += len(jobs)
-        labels = [(v, n) for v in volumes for n in names]
+        labels = [(v, n) for v in at for n in names]
         return [
-            {"volume": v, "design": n, "refined": refined, **{k: f[k] for k in FIGURES}}
+            {x: v, "design": n, "refined": refined, **{k: f[k] for k in FIGURES}}
             for (v, n), f in zip(labels, figures, strict=True)
         ]
 
     rows = run(grid, False)
     found = []
     for a, b in itertools.combinations(names, 2):
-        cost = _costs(rows)
+        cost = _costs(rows, x)
         for lo, hi in itertools.pairwise(grid):
             if _sign(cost[(lo, a)] - cost[(lo, b)]) * _sign(cost[(hi, a)] - cost[(hi, b)]) >= 0:
                 continue
-            while hi / lo - 1 > tolerance:
+            while volume is not None and hi / lo - 1 > tolerance:
                 mid = math.sqrt(lo * hi)
                 rows += run([mid], True)
-                cost = _costs(rows)
+                cost = _costs(rows, x)
                 if _sign(cost[(lo, a)] - cost[(lo, b)]) * _sign(cost[(mid, a)] - cost[(mid, b)]) < 0:
                     hi = mid
                 else:
                     lo = mid
             found.append(_cross(a, b, lo, hi, cost))
-    frame = pd.DataFrame(rows).sort_values(["volume", "design"], kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(rows).sort_values([x, "design"], kind="stable").reset_index(drop=True)
+    frame.attrs["x"] = x
     frame.attrs["crossings"] = found
     return frame
 
 
 def crossings(frame: pd.DataFrame) -> pd.DataFrame:
-    """The crossings a :func:`breakeven` table found: one row per pair of designs and crossing."""
+    """The crossings a :func:`breakeven` table found: one row per pair of designs and crossing, at
+    ``at`` (a volume, or the varied path's value) where both cost ``cost_usd``."""
     import pandas as pd
 
-    return pd.DataFrame(frame.attrs.get("crossings", []), columns=["design", "other", "volume", "cost_usd"])
+    return pd.DataFrame(frame.attrs.get("crossings", []), columns=["design", "other", "at", "cost_usd"])
 
 
-def _costs(rows: list[dict[str, Any]]) -> dict[tuple[float, str], float]:
-    return {(r["volume"], r["design"]): float(r["cost_usd"]) for r in rows}
+def _costs(rows: list[dict[str, Any]], x: str) -> dict[tuple[float, str], float]:
+    return {(r[x], r["design"]): float(r["cost_usd"]) for r in rows}
 
 
 def _sign(x: float) -> int:
@@ -169,6 +197,6 @@ def _cross(a: str, b: str, lo: float, hi: float, cost: dict[tuple[float, str], f
     d_lo = cost[(lo, a)] - cost[(lo, b)]
     d_hi = cost[(hi, a)] - cost[(hi, b)]
     share = d_lo / (d_lo - d_hi) if d_lo != d_hi else 0.5
-    volume = lo + share * (hi - lo)
+    at = lo + share * (hi - lo)
     usd = cost[(lo, a)] + share * (cost[(hi, a)] - cost[(lo, a)])
-    return {"design": a, "other": b, "volume": volume, "cost_usd": usd}
+    return {"design": a, "other": b, "at": at, "cost_usd": usd}

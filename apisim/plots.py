@@ -189,17 +189,20 @@ def pareto(
 
 
 def breakeven(frame: pd.DataFrame, crossings: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
-    """Each design's monthly bill against requests a month (log scales), every crossing marked."""
+    """Each design's monthly bill against requests a month (log scales), or against the varied value,
+    every crossing marked."""
     ax = _axes(ax)
-    for name, rows in frame.sort_values("volume").groupby("design", sort=False):
-        ax.plot(rows["volume"], rows["cost_usd"], marker=".", label=str(name))
+    x = frame.attrs.get("x", "volume")
+    for name, rows in frame.sort_values(x).groupby("design", sort=False):
+        ax.plot(rows[x], rows["cost_usd"], marker=".", label=str(name))
     for r in (crossings if crossings is not None else pd.DataFrame()).itertuples():
-        ax.axvline(r.volume, color="0.5", linestyle="--", linewidth=1)
-        ax.annotate(f"{r.volume / 1e6:,.3g}M", (r.volume, r.cost_usd), textcoords="offset points", xytext=(4, -12),
-                    fontsize="x-small")  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("requests a month")
+        ax.axvline(r.at, color="0.5", linestyle="--", linewidth=1)
+        text = f"{r.at / 1e6:,.3g}M" if x == "volume" else f"{r.at:,.4g}"
+        ax.annotate(text, (r.at, r.cost_usd), textcoords="offset points", xytext=(4, -12), fontsize="x-small")
+    if x == "volume":
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("requests a month" if x == "volume" else x)
     ax.set_ylabel("USD per month")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")

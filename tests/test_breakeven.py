@@ -53,7 +53,7 @@ def test_alb_crosses_rest_near_4_8m_and_http_near_18m_a_month() -> None:
     assert set(found.index) == {"front-door-rest", "front-door-http"}  # REST and HTTP never cross
     for other, volume in expected.items():
         assert found.loc[other, "design"] == "front-door-alb"
-        assert found.loc[other, "volume"] == pytest.approx(volume, rel=0.02)
+        assert found.loc[other, "at"] == pytest.approx(volume, rel=0.02)
     # The table: each design at every volume, its bill and p99; the ALB is the cheapest above 18M.
     top = frame[frame["volume"] == frame["volume"].max()].set_index("design")
     assert top["cost_usd"].idxmin() == "front-door-alb" and top["p99_ms"].notna().all()
@@ -91,3 +91,29 @@ def test_cli_breakeven_prints_the_crossing_and_writes_its_figure(tmp_path: Path)
     assert (out / "breakeven.csv").is_file() and (out / "breakeven.png").is_file() and (out / "crossings.csv").is_file()
     bad = CliRunner().invoke(app, ["breakeven", files[0], "--volume", "5M..50M"])
     assert bad.exit_code == 2 and "at least two designs" in bad.output
+
+
+def test_varying_a_payload_size_finds_where_the_alb_stops_paying(tmp_path: Path) -> None:
+    # Against an HTTP API at 100M requests a month (1 KB requests, one a connection): the ALB's
+    # processed-bytes LCUs grow with the response while its new-connection LCUs stay: the bills
+    # cross where bytes start to bind and catch up with the HTTP API's flat $1 a million.
+    alb, http = (at_volume(door(name), 1e8) for name in ("alb.yaml", "http.yaml"))
+    sizes = [1024, 16 * 1024, 64 * 1024, 128 * 1024, 256 * 1024]
+    frame = breakeven([alb, http], vary=("clients.0.response_bytes", sizes))
+    assert frame.attrs["x"] == "clients.0.response_bytes" and len(frame) == 2 * len(sizes)
+    (row,) = crossings(frame).itertuples()
+    # By hand: the ALB costs its hours plus, per request, max(new connections, bytes) LCUs; HTTP $1e-6 a request.
+    table = prices()
+    lcu_price = table.price("elb.application.lcu_hours")["per_unit"]
+    hours = 730 * table.price("elb.application.hours")["per_unit"]
+    rate = 1e8 / (730 * 3600)
+    http_fee = 1e8 * table.price("apigateway.http.requests")["tiers"][0][1]
+    # bytes LCUs = rate × (1024 + b) × 3600 / 2^30 / 0.4; solve hours + 730 × lcu_price × that = http_fee
+    lcus = (http_fee - hours) / (730 * lcu_price)
+    b = lcus * 0.4 * 2**30 / (rate * 3600) - 1024
+    assert row.at == pytest.approx(b, rel=0.02)
+    r = CliRunner().invoke(app, ["breakeven", str(DOORS / "alb.yaml"), str(DOORS / "http.yaml"),
+                                 "--vary", "clients.0.response_bytes=1024,262144", "--basis", "window",
+                                 "--duration", "5m"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "cross at clients.0.response_bytes = " in r.output
