@@ -24,8 +24,14 @@ from apisim.scenario import Scenario
 from apisim.slo import Slo
 
 
-def save_figure(path: Path, draw: Callable[..., Any], *args: Any, title: str = "", **kwargs: Any) -> None:
-    """Draw one figure with ``draw(*args, ax=ax, **kwargs)`` and save it as PNG."""
+def save_figure(
+    path: Path, draw: Callable[..., Any], *args: Any, title: str = "", labelled: bool = False, **kwargs: Any
+) -> None:
+    """Draw one figure with ``draw(*args, ax=ax, **kwargs)`` and save it as PNG.
+
+    ``labelled``: text is written beside points, maybe past the axes; the picture then grows to
+    hold it (a second layout pass: about twice the time, so only where it is needed).
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -33,7 +39,7 @@ def save_figure(path: Path, draw: Callable[..., Any], *args: Any, title: str = "
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=96, bbox_inches="tight")  # labels beside points stay in the picture
+    fig.savefig(path, dpi=96, bbox_inches="tight" if labelled else None)
     plt.close(fig)
 
 

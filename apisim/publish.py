@@ -74,7 +74,7 @@ def sweep_figures(rows: pd.DataFrame, summary: pd.DataFrame, paths: list[str], f
     save_figure(folder / "p99.png", plots.metric_vs, rows, paths[0], "p99_ms", hue=hue, title="p99 latency")
     save_figure(folder / "cost.png", plots.metric_vs, rows, paths[0], "cost_usd", hue=hue, title="monthly cost")
     labelled = with_design_labels(summary, paths)
-    save_figure(folder / "pareto.png", plots.pareto, labelled, label="design", title="cost against p99")
+    save_figure(folder / "pareto.png", plots.pareto, labelled, label="design", title="cost against p99", labelled=True)
     return ["p99.png", "cost.png", "pareto.png"]
 
 
@@ -102,7 +102,7 @@ def write_plan(
         table.to_csv(tmp / "plan.csv", index=False)
         labelled = with_design_labels(table, paths)
         save_figure(tmp / "pareto.png", plots.pareto, labelled, label="design", x_limit=p99_limit,
-                    title="cost against p99")  # fmt: skip
+                    title="cost against p99", labelled=True)  # fmt: skip
 
     return publish(out, fill, kind="plan", overwrite=overwrite)
 
@@ -115,6 +115,7 @@ def write_breakeven(frame: pd.DataFrame, found: pd.DataFrame, out: Path, *, over
     def fill(tmp: Path) -> None:
         frame.to_csv(tmp / "breakeven.csv", index=False)
         found.to_csv(tmp / "crossings.csv", index=False)
-        save_figure(tmp / "breakeven.png", plots.breakeven, frame, found, title="monthly bill against volume")
+        save_figure(tmp / "breakeven.png", plots.breakeven, frame, found, title="monthly bill against volume",
+                    labelled=True)  # fmt: skip
 
     return publish(out, fill, kind="breakeven", overwrite=overwrite)
