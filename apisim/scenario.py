@@ -1275,7 +1275,7 @@ def _client_problems(sc: Scenario, i: int, client: Client) -> list[tuple[Loc, st
         else:
             limits = defaults.value("alb_lambda_body_bytes")
             largest = {"request_bytes": limits["request"], "response_bytes": limits["response"]}
-            door = "an ALB with Lambda targets"
+            door = "an ALB with Lambda targets (it answers 413 to a larger request body, 502 to a larger response)"
         for key, limit in largest.items():
             if getattr(client, key) > limit:
                 size = f"{limit:,} bytes ({limit / 2**20:g} MB; AWS refuses larger)"
