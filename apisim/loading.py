@@ -194,6 +194,10 @@ def compose_yaml(text: str, source: str) -> yaml.Node | None:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         msg = " ".join(filter(None, [exc.context, exc.problem])) or "not valid YAML"
+        if mark is not None:
+            msg += f" (column {mark.column + 1})"
+        if "expected" in msg or "not allowed" in msg:
+            msg += "; check this line's indentation against the line above, and that a value with ': ' is quoted"
         raise ScenarioError(source, [Problem((), f"YAML syntax error: {msg}", line)]) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise ScenarioError(source, [Problem((), f"YAML error: {_first_line(exc)}")]) from None
@@ -253,8 +257,11 @@ def read_document(path: str | Path, *, force: bool = False) -> Document:
         raw = read_bounded(p, None if force else MAX_SCENARIO_BYTES, what="scenario file")
         text = decode_text(raw, source)
     except InputRefused as exc:
-        raise ScenarioError(source, [Problem((), str(exc))]) from None
-    root = compose_yaml(text, source)
+        raise ScenarioError(source, [Problem((), str(exc))], where="with this input") from None
+    try:
+        root = compose_yaml(text, source)
+    except ScenarioError as exc:  # not yet a scenario or a comparisons file: a file that is not YAML
+        raise ScenarioError(exc.source, exc.problems, where="in the file") from None
     lines: dict[Loc, int] = {}
     fields: dict[tuple[int, int], Loc] = {}
     if root is not None:
@@ -510,11 +517,14 @@ def read_comparisons(doc: Document) -> dict[str, list[Path]]:
     if not isinstance(data, dict) or not data:
         loc: Loc = (COMPARISONS_KEY,)
         raise ScenarioError(
-            origin.source, [Problem(loc, "expected a mapping of group name → list of scenario files", origin.line(loc))]
+            origin.source,
+            [Problem(loc, "expected a mapping of group name → list of scenario files", origin.line(loc))],
+            where="in the comparison groups",
         )
     if len(data) > MAX_GROUPS:
         loc = (COMPARISONS_KEY,)
-        raise ScenarioError(origin.source, [Problem(loc, f"at most {MAX_GROUPS} groups", origin.line(loc))])
+        problem = Problem(loc, f"at most {MAX_GROUPS} groups", origin.line(loc))
+        raise ScenarioError(origin.source, [problem], where="in the comparison groups")
     for name, files in data.items():
         loc = (COMPARISONS_KEY, str(name))
         label = label_problem(name) if isinstance(name, str) else "a group name is text"
@@ -541,5 +551,5 @@ def read_comparisons(doc: Document) -> dict[str, list[Path]]:
             members.append(path)
         groups[name] = members
     if problems:
-        raise ScenarioError(origin.source, problems)
+        raise ScenarioError(origin.source, problems, where="in the comparison groups")
     return groups

@@ -42,15 +42,26 @@ class Problem:
 class ScenarioError(Exception):
     """An input that cannot be used; ``str()`` is the full user-facing explanation."""
 
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    def __init__(self, source: str, problems: list[Problem], *, where: str = "in the scenario") -> None:
         self.source = source
         self.problems = problems
+        self.where = where
         n = len(problems)
-        head = f"{source}: {n:,} problem{'s' if n != 1 else ''} in the scenario"
+        head = f"{source}: {n:,} problem{'s' if n != 1 else ''} {where}"
         lines = ["  " + p.render(source) for p in problems[:SHOWN]]
         if n > SHOWN:
             lines.append(f"  ... and {n - SHOWN:,} more")
         super().__init__("\n".join([head, *lines]))
+
+
+class ScenarioErrors(ScenarioError):
+    """Several inputs' problems, reported together (a report reads every file before it says no)."""
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        self.errors = errors
+        self.source = ", ".join(e.source for e in errors)
+        self.problems = [p for e in errors for p in e.problems]
+        Exception.__init__(self, "\n".join(str(e) for e in errors))
 
 
 class RunTooLarge(ScenarioError):

@@ -18,7 +18,7 @@ from apisim.headline import HEADLINE
 from apisim.loading import is_comparisons, load, read_comparisons, read_document
 from apisim.output import point_latest, preflight_root, publish_new, safe_name, stamp
 from apisim.pages import Card, Page, scenario_section
-from apisim.problems import Problem, ScenarioError
+from apisim.problems import Problem, ScenarioError, ScenarioErrors
 from apisim.scenario import Scenario
 from apisim.slo import Slo
 from apisim.studies import unique_labels
@@ -36,24 +36,33 @@ class ReportInputs:
     groups: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def discover(inputs: list[Path], *, force: bool = False) -> ReportInputs:
+def discover(inputs: list[Path], *, force: bool = False, errors: list[ScenarioError] | None = None) -> ReportInputs:
     """Scenario files and comparison groups from files and folders (folders: every *.yaml inside).
 
     Every file is read once, through the same bounded reader as a scenario. A group name used by
-    two comparison files is kept twice, the second as ``name (2)``.
+    two comparison files is kept twice, the second as ``name (2)``. A file that cannot be read is
+    refused after all are read (every problem at once), or added to ``errors`` when it is given.
     """
     found = ReportInputs()
+    collect = errors is not None
+    errors = errors if errors is not None else []
     for item in inputs:
         if item.is_dir():
             files = sorted(p for p in item.glob("*.yaml") if p.is_file())
         elif os.path.lexists(item):
             files = [item]
         else:
-            raise ScenarioError(str(item), [Problem((), "no such file or folder")])
+            errors.append(ScenarioError(str(item), [Problem((), "no such file or folder")], where="with this input"))
+            continue
         for f in files:
-            doc = read_document(f, force=force)
-            if is_comparisons(doc):
-                for name, members in read_comparisons(doc).items():
+            try:
+                doc = read_document(f, force=force)
+                groups = read_comparisons(doc) if is_comparisons(doc) else None
+            except ScenarioError as exc:  # every file is read before the report says no: all problems at once
+                errors.append(exc)
+                continue
+            if groups is not None:
+                for name, members in groups.items():
                     label, n = name, 1
                     while label in found.groups:
                         n += 1
@@ -61,6 +70,8 @@ def discover(inputs: list[Path], *, force: bool = False) -> ReportInputs:
                     found.groups[label] = members
             elif f not in found.scenarios:
                 found.scenarios.append(f)
+    if errors and not collect:
+        raise errors[0] if len(errors) == 1 else ScenarioErrors(errors)
     return found
 
 
@@ -179,8 +190,9 @@ def write_report(
     from apisim.experiment import check
 
     preflight_root(out_root)
-    found = discover(inputs, force=force)
-    if not found.scenarios and not found.groups:
+    errors: list[ScenarioError] = []
+    found = discover(inputs, force=force, errors=errors)
+    if not found.scenarios and not found.groups and not errors:
         raise ScenarioError(", ".join(map(str, inputs)), [Problem((), "no scenario files found")])
     loaded: dict[Path, Scenario] = {}
 
@@ -196,8 +208,20 @@ def write_report(
             check(loaded[path], force=force, records=False)
         return loaded[path]
 
-    scenarios = [(p, prepared(p)) for p in found.scenarios]
-    groups = {name: [prepared(p) for p in files] for name, files in found.groups.items()}  # validate all first
+    def checked(path: Path) -> Scenario | None:
+        try:
+            return prepared(path)
+        except ScenarioError as exc:
+            if not any(e.source == exc.source for e in errors):  # a file in a group too is said once
+                errors.append(exc)
+            return None
+
+    every = [(p, checked(p)) for p in found.scenarios]
+    members = {name: [checked(p) for p in files] for name, files in found.groups.items()}  # validate all first
+    if errors:
+        raise errors[0] if len(errors) == 1 else ScenarioErrors(errors)
+    scenarios = [(p, sc) for p, sc in every if sc is not None]
+    groups = {name: [sc for sc in designs if sc is not None] for name, designs in members.items()}
     jobs = [(sc, seed if seed is not None else sc.simulation.seed) for _, sc in scenarios]
     total = len(jobs) + sum(map(len, groups.values())) + len(jobs) + len(groups)  # runs, then sections
 

@@ -657,6 +657,12 @@ class PoissonProfile(Strict):
     peak_at: Seconds = Field(14 * 3600.0, description="time of day of the peak")
     period: Seconds = Field(86400.0, ge=1.0, le=MAX_SIM_SECONDS)
 
+    @model_validator(mode="after")
+    def _peak_within_the_period(self) -> PoissonProfile:
+        if not 0 <= self.peak_at < self.period:
+            raise ValueError(f"peak_at is a time within the period (0 to {self.period:g}s), not {self.peak_at:g}s")
+        return self
+
     @property
     def amplitude(self) -> float:
         """a in rate(t) = mean × (1 + a cos(2π (t − peak_at) / period))."""

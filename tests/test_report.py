@@ -122,3 +122,17 @@ def test_report_says_how_far_it_is(tmp_path: Path) -> None:
     # Two runs, the group (its designs reused), then three sections: each step counted, to the end.
     assert calls[-1] == (calls[-1][1], calls[-1][1]) == (7, 7)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_report_lists_every_bad_file_at_once_as_validate_does(tmp_path: Path) -> None:
+    folder = scenarios(tmp_path, ["06-http-api.yaml"])
+    (folder / "bad.yaml").write_text("name: bad\napi:\n  type: rest\n  routes: nope\n")
+    (folder / "indent.yaml").write_text("name: x\n api: 1\n")
+    (folder / "comparisons.yaml").write_text("comparisons:\n  g: [06-http-api.yaml, missing.yaml]\n")
+    r = runner.invoke(app, ["report", str(folder), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    said = r.stderr
+    assert "comparisons.yaml: 1 problem in the comparison groups" in said and "missing.yaml" in said
+    assert "indent.yaml: 1 problem in the file" in said and "check this line's indentation" in said
+    assert "bad.yaml: 2 problems in the scenario" in said and "api.routes" in said
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())  # nothing written

@@ -120,3 +120,19 @@ def test_newcomer_scenario_gets_aws_defaults() -> None:
     assert limits["lambda_concurrency"]["value"] == sc.account.lambda_concurrency
     assert limits["scaling_rate"]["instances"] == sc.account.scaling_rate.instances
     assert limits["lambda_timeout_default_s"]["value"] == sc.functions["hello"].timeout
+
+
+def test_a_diurnal_peak_is_a_time_within_its_period() -> None:
+    import pytest
+
+    from apisim import validate_scenario
+    from apisim.problems import ScenarioError
+
+    doc = {
+        "name": "p",
+        "api": {"type": "http", "routes": [{"route": "GET /", "integration": {"type": "mock"}}]},
+        "clients": [{"name": "c", "arrival": {"process": "poisson", "rate": 1,
+                                              "profile": {"type": "diurnal", "peak_to_trough": 2, "peak_at": "25h"}}}],
+    }  # fmt: skip
+    with pytest.raises(ScenarioError, match="peak_at is a time within the period"):
+        validate_scenario(doc)
