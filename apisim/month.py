@@ -99,7 +99,7 @@ class Design:
     def weights(self, factors: Sequence[float] | None = None) -> list[float]:
         """Each window's weight: the slices it stands for, calibrated within its stratum so the
         windows' expected arrivals add up to the stratum's exact total (a ratio estimator: the
-        month's traffic is known exactly, so only its outcomes are estimated). ``factors``
+        month's expected traffic is known exactly; the windows' own arrivals still vary). ``factors``
         multiply the design weights first (a replicate of the confidence interval)."""
         factors = [1.0] * len(self.windows) if factors is None else factors
         base = [w.weight * f for w, f in zip(self.windows, factors, strict=True)]
