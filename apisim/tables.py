@@ -141,8 +141,16 @@ def render_summary(result: Result, console: Console) -> None:
     )
     console.print(escape(basis_line(s)), highlight=False)
     if s.get("month"):
-        figures = "  ·  ".join(f"{label} [bold]{escape(text)}[/]" for label, text in month_figures(s))
-        console.print(figures + "  (95% CI)", highlight=False)
+        # Lines break between figures, never inside one (a value and its ± stay together).
+        parts = [(f"{label} [bold]{escape(text)}[/]", len(f"{label} {text}")) for label, text in month_figures(s)]
+        parts.append(("(95% CI)", 8))
+        line, used = "", 0
+        for markup, width in parts:
+            if line and used + 5 + width > console.width:
+                console.print(line, highlight=False, soft_wrap=True)
+                line, used = "", 0
+            line, used = (f"{line}  ·  {markup}", used + 5 + width) if line else (markup, width)
+        console.print(line, highlight=False, soft_wrap=True)
     for warning in s.get("warnings", []):
         console.print(f"[yellow]warning: {escape(warning)}[/]", highlight=False)
     total = req["offered"] or 1
