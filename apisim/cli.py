@@ -1093,7 +1093,7 @@ def validate(
 @app.command()
 def init(
     api_type: Annotated[
-        str, typer.Option("--type", metavar="rest|http", help="the API in front of the function")
+        str, typer.Option("--type", metavar="rest|http|alb|function_url", help="the front door of the function")
     ] = "http",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
@@ -1105,7 +1105,7 @@ def init(
 
     with _user_errors():
         if api_type not in TYPES:
-            raise UserError(f"--type is rest or http, not {api_type!r}")
+            raise UserError(f"--type is one of {', '.join(TYPES)}, not {api_type!r}")
         text = starter(api_type)
         if out is None:
             sys.stdout.write(text)

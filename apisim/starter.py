@@ -8,8 +8,8 @@ variants and checks that what the comments call a default is the schema's defaul
 
 from __future__ import annotations
 
-TYPES = ("rest", "http")
-"""The API types ``init --type`` offers."""
+TYPES = ("rest", "http", "alb", "function_url")
+"""The front doors ``init --type`` offers."""
 
 _HEAD = """\
 # A starter scenario written by `apisim init`: {label} in front of one Lambda function.
@@ -58,6 +58,30 @@ api:
       # throttle: {rate: 500, burst: 1000}   # this route's bucket (default: api.throttle)
 """
 
+_ALB = """\
+api:
+  type: alb                    # an Application Load Balancer with Lambda targets
+  # rules: 12                  # listener rules a request is evaluated against (default: one per route; 10 free)
+  # cloudfront: {cache: {ttl: 1h}}          # a CloudFront distribution in front (default: none)
+  routes:                      # each route is a listener rule forwarding to its function's target group
+    - route: GET /items
+      integration: {type: lambda, function: items}   # Lambda only; bodies up to 1 MB each way
+"""
+
+_FUNCTION_URL = """\
+api:
+  type: function_url           # a Lambda function URL: no throttles, stages, caches or usage plans
+  invoke_mode: buffered        # buffered (payloads up to 6 MB, default) | response_stream (responses up to 200 MB)
+  # authorizer: {type: iam, invalid_fraction: 0.01}   # AuthType AWS_IAM: unsigned requests get 403 (default none)
+  routes:                      # the paths clients call; all invoke the URL's one function
+    - route: GET /items
+      integration: {type: lambda, function: items}
+"""
+
+_CONNECTIONS = """\
+    connections: {keep_alive: true, requests_per_connection: 10}   # an ALB bills new and active connections
+"""
+
 _TAIL = """\
 
 functions:
@@ -102,11 +126,18 @@ _REST_CLIENT = """\
 
 
 def starter(api_type: str = "http") -> str:
-    """The starter scenario's text for an API of ``api_type`` (``rest`` or ``http``)."""
+    """The starter scenario's text for a door of ``api_type`` (one of :data:`TYPES`)."""
     if api_type not in TYPES:
-        raise ValueError(f"the API type is rest or http, not {api_type!r}")
-    label = {"rest": "a REST API", "http": "an HTTP API"}[api_type]
-    head = _HEAD.format(label=label, type=api_type)
-    api = _REST if api_type == "rest" else _HTTP
-    tail = _TAIL.replace("\n\npricing:", "\n" + _REST_CLIENT + "\npricing:") if api_type == "rest" else _TAIL
+        raise ValueError(f"the type is one of {', '.join(TYPES)}, not {api_type!r}")
+    label = {
+        "rest": "a REST API", "http": "an HTTP API", "alb": "an Application Load Balancer",
+        "function_url": "a Lambda function URL",
+    }[api_type]  # fmt: skip
+    head = _HEAD.format(label=label, type=api_type.replace("_", "-"))
+    api = {"rest": _REST, "http": _HTTP, "alb": _ALB, "function_url": _FUNCTION_URL}[api_type]
+    tail = _TAIL
+    if api_type == "rest":
+        tail = tail.replace("\n\npricing:", "\n" + _REST_CLIENT + "\npricing:")
+    if api_type == "alb":
+        tail = tail.replace("\n\npricing:", "\n" + _CONNECTIONS + "\npricing:")
     return head + "\n" + api + tail
