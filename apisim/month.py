@@ -151,6 +151,8 @@ def slowest_state(sc: Scenario) -> tuple[float, str]:
                 slow.append((c.ttl, f"API {name}'s cache TTL"))
         if api.authorizer.type != "none":
             slow.append((api.authorizer.cache_ttl, f"API {name}'s authorizer TTL"))
+        if api.cloudfront is not None and api.cloudfront.cache is not None:
+            slow.append((api.cloudfront.cache.ttl, f"API {name}'s edge cache TTL"))
         throttles = [api.throttle, *(r.throttle for r in api.routes), *(p.throttle for p in api.usage_plans.values())]
         for t in throttles:
             if t is not None:

@@ -492,7 +492,10 @@ class CloudFront(Strict):
     function_ms: LatencyMs | None = Field(
         None, description="the edge function's run time (default: an estimate; Lambda@Edge is billed on it)"
     )
-    lambda_edge_memory_mb: int = Field(128, ge=128, le=10240, description="Lambda@Edge's memory (viewer triggers: 128)")
+    lambda_edge_memory_mb: int = Field(
+        128, ge=128, le=10240, description="Lambda@Edge's memory (viewer triggers: 128 only)"
+    )
+    # Every price class serves north_america and europe viewers: it changes nothing for the viewers priced.
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_All"
     viewers: Literal[EDGE_REGIONS] = Field(  # type: ignore[valid-type]
         "north_america", description="the region group the viewers are in (its request and transfer prices)"
@@ -1148,11 +1151,26 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
         if any(api.stage(name).cache is not None for name in api.stage_names()):
             message = "a stage cache behind CloudFront is not modelled: cache at the edge (cloudfront.cache) or here"
             out.append(((*at, "cloudfront"), message, None))
-        if cf.functions != "lambda_edge" and cf.lambda_edge_memory_mb != 128:
-            message = "lambda_edge_memory_mb is for functions: lambda_edge"
-            out.append(((*at, "cloudfront", "lambda_edge_memory_mb"), message, cf.lambda_edge_memory_mb))
         if cf.functions == "none" and cf.function_ms is not None:
             out.append(((*at, "cloudfront", "function_ms"), "function_ms needs functions: an edge function", None))
+        if cf.lambda_edge_memory_mb != 128:
+            message = "a viewer-request Lambda@Edge function has 128 MB (AWS's quota for viewer triggers)"
+            out.append(((*at, "cloudfront", "lambda_edge_memory_mb"), message, cf.lambda_edge_memory_mb))
+        limit = {"cloudfront_function": 0.001, "lambda_edge": 5.0}.get(cf.functions)
+        if limit is not None and cf.function_ms is not None and _upper_bound(cf.function_ms) > limit:
+            message = f"a viewer-request {cf.functions} runs at most {limit * 1000:g} ms (AWS's quota)"
+            out.append(((*at, "cloudfront", "function_ms"), message, None))
+        if len(api.stage_names()) > 1:
+            message = "CloudFront in front of several stages is not modelled: one distribution per stage"
+            out.append(((*at, "cloudfront"), message, None))
+        if cf.cache is not None and any(p.quota is not None for p in api.usage_plans.values()):
+            message = "usage-plan quotas behind an edge cache are not modelled (hits never reach the quota)"
+            out.append(((*at, "cloudfront", "cache"), message, None))
+        if api.endpoint == "private":
+            out.append(((*at, "cloudfront"), "a private API cannot be CloudFront's public origin", None))
+    if api.type == "alb" and api.rules is not None and api.rules < len(api.routes):
+        message = f"an ALB has a listener rule per route: at least {len(api.routes)}"
+        out.append(((*at, "rules"), message, api.rules))
     if api.type != "alb" and api.rules is not None:
         out.append(((*at, "rules"), "rules are an ALB's listener rules (type: alb)", api.rules))
     seen_routes: set[str] = set()
@@ -1205,9 +1223,23 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
     }[api.type]
     if auth.type not in allowed_auth:
         out.append(
-            ((*at, "authorizer", "type"), f"a {api.type} API supports {', '.join(sorted(allowed_auth))}", auth.type)
+            (
+                (*at, "authorizer", "type"),
+                f"{DIRECT.get(api.type, f'a {api.type} API')} supports {', '.join(sorted(allowed_auth))}",
+                auth.type,
+            )
         )
     return out
+
+
+def _upper_bound(dist: Any) -> float:
+    """A run time's largest likely value in seconds (its p99, or its bound)."""
+    for attr in ("high", "value"):
+        if hasattr(dist, attr):
+            return float(getattr(dist, attr))
+    import numpy as np
+
+    return float(np.quantile(dist.sample(np.random.default_rng(0), 4096), 0.99))
 
 
 DIRECT = {"function_url": "a function URL", "alb": "an ALB"}

@@ -80,7 +80,7 @@ def test_a_28_6_percent_hit_ratio_costs_what_rest_alone_costs_in_request_fees() 
 
 
 def test_post_is_never_cached_and_functions_are_billed_per_request() -> None:
-    sc = edge(cf={"functions": "lambda_edge", "function_ms": 7.2, "lambda_edge_memory_mb": 256},
+    sc = edge(cf={"functions": "lambda_edge", "function_ms": 7.2},
               routes={"POST /items": 1.0})  # fmt: skip
     res = simulate(sc, seed=6)
     s = res.summary
@@ -88,7 +88,7 @@ def test_post_is_never_cached_and_functions_are_billed_per_request() -> None:
     cost = res.cost.set_index(["resource", "component"])["quantity"]
     n = s["requests"]["offered"] * s["month_scale"]
     assert cost[("cloudfront.edge", "Lambda@Edge requests")] == pytest.approx(n, rel=1e-9)
-    assert cost[("cloudfront.edge", "Lambda@Edge duration")] == pytest.approx(n * 0.008 * 0.25, rel=1e-9)  # 8 ms
+    assert cost[("cloudfront.edge", "Lambda@Edge duration")] == pytest.approx(n * 0.008 * 0.125, rel=1e-9)  # 8 ms
     p99 = s["latency_ms"]["p99"]
     assert p99 == pytest.approx(7.2, abs=0.1)  # the edge function's time is the only time spent
 

@@ -112,7 +112,7 @@ class CloudFrontDoor(Door):
         """CloudFront's requests, transfer and edge functions, and the origin's lines (but its
         transfer out, which CloudFront now carries)."""
         resource = f"cloudfront.{self.name}"
-        requests = float(tally.by_client.sum())
+        requests = math.fsum(float(tally.by_client[c.client].sum()) for c in self.callers)  # this door's clients
         to_origin = math.fsum(
             float(tally.by_client[c.client].sum() - tally.by_client[c.client, CACHE_HIT]) * c.request_bytes
             for c in self.callers
