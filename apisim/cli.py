@@ -1158,7 +1158,17 @@ def main() -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # figures are only ever written to files from the command line
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == ABORTED:
+            # After a Ctrl-C a stopped worker pool's threads may still be closing their pipes; the
+            # interpreter's shutdown would then print their errors under "Aborted". Output is
+            # complete (what apisim wrote was cleaned up on the way out), so leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(ABORTED)
+        raise
 
 
 if __name__ == "__main__":
