@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -164,3 +164,11 @@ def draws(dist: Distribution, rng: np.random.Generator, batch: int = 4096) -> Dr
 def uniforms(rng: np.random.Generator, batch: int = 4096) -> Draw:
     """Batched U(0, 1) draws: the coin flips of a stream (failures, jitter)."""
     return draws(Uniform(0.0, 1.0), rng, batch)
+
+
+def upper(dist: Any) -> float:
+    """About the longest a duration distribution gives: its bound, or its 99th percentile."""
+    for attr in ("high", "value"):
+        if hasattr(dist, attr):
+            return float(getattr(dist, attr))
+    return float(np.quantile(dist.sample(np.random.default_rng(0), 4096), 0.99))

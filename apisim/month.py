@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from apisim import cost, metrics, months
+from apisim.distributions import upper
 from apisim.engine.build import Run, arrival_process, build
 from apisim.engine.door import UsageLine
 from apisim.engine.functions import FunctionStats
@@ -130,20 +131,11 @@ class Design:
         return sc.model_copy(update={"simulation": sim})
 
 
-def _upper(dist: Any) -> float:
-    """About the longest a duration distribution gives (its 99th percentile)."""
-    for attr in ("high", "value"):
-        if hasattr(dist, attr):
-            return float(getattr(dist, attr))
-    sample = dist.sample(np.random.default_rng(0), 4096)
-    return float(np.quantile(sample, 0.99))
-
-
 def slowest_state(sc: Scenario) -> tuple[float, str]:
     """The slowest state of the design to settle after a change of load, and what it is."""
     slow: list[tuple[float, str]] = [(0.0, "nothing")]
     for name, f in sc.functions.items():
-        slow.append((_upper(f.idle_expiry), f"function {name}'s idle expiry"))
+        slow.append((upper(f.idle_expiry), f"function {name}'s idle expiry"))
     for name, api in sc.all_apis.items():
         for stage in api.stage_names():
             c = api.stage(stage).cache

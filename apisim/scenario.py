@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from apisim import defaults, months
-from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform
+from apisim.distributions import Constant, Distribution, Empirical, Exponential, Lognormal, Uniform, upper
 from apisim.durations import DURATION_REGEX, to_seconds
 from apisim.problems import IN_CODE, Loc, Origin
 from apisim.slo import Slo
@@ -1157,7 +1157,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
             message = "a viewer-request Lambda@Edge function has 128 MB (AWS's quota for viewer triggers)"
             out.append(((*at, "cloudfront", "lambda_edge_memory_mb"), message, cf.lambda_edge_memory_mb))
         limit = {"cloudfront_function": 0.001, "lambda_edge": 5.0}.get(cf.functions)
-        if limit is not None and cf.function_ms is not None and _upper_bound(cf.function_ms) > limit:
+        if limit is not None and cf.function_ms is not None and upper(cf.function_ms) > limit:
             message = f"a viewer-request {cf.functions} runs at most {limit * 1000:g} ms (AWS's quota)"
             out.append(((*at, "cloudfront", "function_ms"), message, None))
         if len(api.stage_names()) > 1:
@@ -1230,16 +1230,6 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
             )
         )
     return out
-
-
-def _upper_bound(dist: Any) -> float:
-    """A run time's largest likely value in seconds (its p99, or its bound)."""
-    for attr in ("high", "value"):
-        if hasattr(dist, attr):
-            return float(getattr(dist, attr))
-    import numpy as np
-
-    return float(np.quantile(dist.sample(np.random.default_rng(0), 4096), 0.99))
 
 
 DIRECT = {"function_url": "a function URL", "alb": "an ALB"}

@@ -152,4 +152,4 @@ def test_a_month_prices_each_windows_lcus_at_its_own_rates() -> None:
     lcu = line(res, "LCU hours")["quantity"]
     offered = res.summary["requests"]["offered"]
     average = offered / (730 * 3600) / 25 * 730  # new connections at the month's average rate
-    assert lcu == pytest.approx(average, rel=0.05)  # new connections bind everywhere: linear, so equal
+    assert lcu == pytest.approx(average, rel=1e-6)  # new connections bind everywhere: linear, so equal
