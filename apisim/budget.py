@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from apisim import defaults
 from apisim.problems import Loc, Problem, RunTooLarge
 from apisim.scenario import Client, Scenario, TraceArrival
 
@@ -44,6 +45,7 @@ ZIPF_KEY_BYTES = 24  # one key of a Zipf popularity table (and the temporaries t
 BUCKET_BYTES = 4_000  # one timeseries bucket: its latency sketch and counters
 LEVEL_BUCKET_BYTES = 40  # one bucket of a function's busy and live levels
 INSTANCE_BYTES = 150  # one execution environment, busy or idle
+SESSION_BYTES = 600  # one WebSocket session and its pending event
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,39 @@ def bucket_width(sc: Scenario) -> float:
 
 
 def client_arrivals(sc: Scenario, client: Client) -> float:
-    """Expected first attempts of ``client`` in the run (an upper bound for bursts)."""
-    return client.arrival.expected_arrivals(sc.simulation.duration)
+    """Expected first attempts of ``client`` in the run (an upper bound for bursts); a WebSocket
+    client's connections, messages and pushes (:func:`websocket_load`)."""
+    if client.connections.websocket:
+        return websocket_load(sc, client)[0]
+    return client.arrival.expected_arrivals(sc.simulation.duration)  # type: ignore[union-attr]
+
+
+def websocket_load(sc: Scenario, client: Client) -> tuple[float, float]:
+    """A WebSocket client's work in one run, about: its ``$connect`` attempts, messages, pings
+    and pushes (an upper bound where a rate is: a ping after every keep-alive, a reconnect after
+    every idle timeout), and the connections it holds open at once (λ·E[S], or its population)."""
+    duration = sc.simulation.duration
+    conn = client.connections
+    if conn.population is not None:
+        open_ = float(conn.population.users)
+        connects = 0.0
+    else:
+        assert conn.arrival is not None
+        connects = conn.arrival.expected_arrivals(duration)
+        mean = conn.session.mean if conn.session is not None else duration
+        open_ = connects / duration * min(mean, duration) if duration else 0.0
+    rate = client.messages.rate_per_connection if client.messages is not None else 0.0
+    pings = 1.0 / client.keep_alive if client.keep_alive else 0.0
+    messages = open_ * duration * rate
+    fan = client.fan_out
+    per_message = 0.0 if fan is None else 1.0 if fan.kind == "one_to_one" else (fan.size or open_) - 1.0
+    reconnects = open_ * duration / float(defaults.value("websocket", "idle_timeout_s"))
+    return connects + reconnects + messages * (1.0 + max(0.0, per_message)) + open_ * duration * pings, open_
 
 
 def peak_rate(sc: Scenario) -> float:
     """The sum of every client's highest arrival rate: sizes the windows of arrivals."""
-    return math.fsum(c.arrival.peak_rate(sc.simulation.duration) for c in sc.clients)
+    return math.fsum(c.arrivals.peak_rate(sc.simulation.duration) for c in sc.clients if c.arrivals is not None)
 
 
 def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
@@ -101,7 +129,7 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
         memory["records"] = attempts * RECORD_BYTES
     # Windows hold about ARRIVALS_PER_WINDOW arrivals (twice that at most), but arrivals at one
     # instant cannot be split: a trace may put many at the same time.
-    at_once = sum(c.arrival.most_at_once for c in sc.clients if isinstance(c.arrival, TraceArrival))
+    at_once = sum(c.arrivals.most_at_once for c in sc.clients if isinstance(c.arrivals, TraceArrival))
     memory["window"] = min(max(2 * ARRIVALS_PER_WINDOW, at_once), attempts) * WINDOW_ARRIVAL_BYTES
     keys = 0.0
     for c in sc.clients:
@@ -127,6 +155,9 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
         sum(c.cache_keys.count for c in sc.clients if c.cache_keys.zipf > 0 and c.cache_keys.count > 1) * ZIPF_KEY_BYTES
     )
     memory["timeseries"] = buckets * (BUCKET_BYTES + LEVEL_BUCKET_BYTES * len(sc.functions))
+    sessions = math.fsum(websocket_load(sc, c)[1] for c in sc.clients if c.connections.websocket)
+    if sessions:
+        memory["websocket_sessions"] = sessions * SESSION_BYTES
     concurrency = sc.account.lambda_concurrency
     memory["instances"] = min(concurrency, attempts) * INSTANCE_BYTES * max(1, min(len(sc.functions), 4))
     return Estimate(first_attempts=math.fsum(first.values()), attempts=attempts, buckets=buckets,
@@ -191,6 +222,7 @@ _MEMORY_LOCATIONS: dict[str, Loc] = {
     "zipf_tables": ("clients",),
     "instances": ("account", "lambda_concurrency"),
     "window": ("clients",),
+    "websocket_sessions": ("clients",),
 }
 _MEMORY_HINTS = {
     "records": "Per-attempt records (--records) cost about 340 bytes each: keep fewer, or shorten the run; ",
@@ -201,6 +233,7 @@ _MEMORY_HINTS = {
     "window": "A trace's arrivals are held at once: use a shorter trace, or ",
     "timeseries": "Use a wider simulation.bucket, or ",
     "instances": "Lower account.lambda_concurrency, or ",
+    "websocket_sessions": "Each open WebSocket connection is held: simulate fewer users or shorter sessions, or ",
 }
 
 

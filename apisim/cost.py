@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LINE_ITEMS = (
-    "api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer",
-    "load_balancer", "cloudfront", "edge_functions",
+    "api_requests", "api_connections", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned",
+    "data_transfer", "load_balancer", "cloudfront", "edge_functions",
 )  # fmt: skip
 """The summary's ``cost_monthly_usd.items`` keys (each price in prices.yaml names its item)."""
 

@@ -86,6 +86,19 @@ def _authorizer(counts: dict[str, int]) -> dict[str, Any]:
     return {"lookups": lookups, "calls": lookups - hits, "cache_hit_ratio": _ratio(hits, lookups)}
 
 
+def _readable(block: dict[str, Any]) -> dict[str, Any]:
+    """A door's own block with every latency sketch in it read out as percentiles in ms."""
+    out: dict[str, Any] = {}
+    for key, value in block.items():
+        if isinstance(value, dict):
+            out[key] = _readable(value)
+        elif hasattr(value, "quantile"):
+            out[key] = latency_stats(value)
+        else:
+            out[key] = value
+    return out
+
+
 def summarize(run: RunLog) -> dict[str, Any]:
     """The summary (the ``--json`` output); its keys are a contract other tools read.
 
@@ -137,6 +150,8 @@ def summarize(run: RunLog) -> dict[str, Any]:
     for api, block in apis.items():
         mine = [i for i, (a, _) in enumerate(run.stages) if a == api]
         block["authorizer"] = _authorizer(tally.cache_counts(mine))
+        for kind, own in getattr(run, "door_results", {}).get(api, {}).items():
+            block[kind] = _readable(own)
     return {
         "scenario": sc.name,
         "seed": run.seed,
@@ -196,6 +211,9 @@ def timeseries(run: RunLog) -> pd.DataFrame:
     for label, q in (("p50_ms", 0.5), ("p99_ms", 0.99)):
         values = [None if s is None else s.quantile(q) for s in tally.bucket_latency]
         frame[label] = [np.nan if v is None else v * 1000.0 for v in values]
+    for name, extra in sorted(tally.extra.items()):
+        for column, values in extra.timeseries(name).items():
+            frame[column] = values[:n]  # a door's own levels (a WebSocket API's open connections)
     for name, f in run.functions.items():
         frame[f"concurrency.{name}"] = f.busy_buckets[:n]
         frame[f"instances.{name}"] = f.live_buckets[:n]

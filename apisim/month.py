@@ -39,9 +39,8 @@ from apisim.distributions import upper
 from apisim.engine.build import Run, arrival_process, build
 from apisim.engine.door import UsageLine
 from apisim.engine.functions import FunctionStats
-from apisim.engine.simulation import FunctionRun, RunLog
-from apisim.engine.sketch import ACCURACY, LatencySketch
-from apisim.engine.sketch import quantile as sketch_quantile
+from apisim.engine.simulation import FunctionRun, RunLog, door_results
+from apisim.engine.sketch import ACCURACY, WeightedSketch
 from apisim.engine.tally import N_OUTCOMES, N_STATUS, Tally
 from apisim.outcomes import STATUS, Outcome
 from apisim.problems import RunTooLarge
@@ -286,45 +285,6 @@ def exact_design(sc: Scenario) -> Design:
 # ----------------------------------------------------------------------------------------------
 
 
-class WeightedSketch:
-    """Latency quantiles of a weighted mixture of sketches: each window's distribution counts as
-    often as the slices it stands for, read by the same rule as one sketch's
-    (:func:`apisim.engine.sketch.quantile`), so they keep its 0.5% relative accuracy."""
-
-    def __init__(self, parts: Sequence[tuple[LatencySketch, float]]) -> None:
-        counts: dict[int, float] = {}
-        zero = 0.0
-        self.total = 0.0
-        self.count = 0.0
-        self.maximum = 0.0
-        self.minimum = math.inf
-        for sketch, w in parts:
-            if not sketch.count or w <= 0:
-                continue
-            bucket_keys, held, zeros = sketch.buckets()
-            for k, c in zip(bucket_keys.tolist(), held.tolist(), strict=True):
-                counts[k] = counts.get(k, 0.0) + w * c
-            zero += w * zeros
-            self.total += w * sketch.total
-            self.count += w * sketch.count
-            self.maximum = max(self.maximum, sketch.maximum)
-            self.minimum = min(self.minimum, sketch.minimum)
-        order = sorted(counts)
-        self._keys = np.array(order, dtype=np.int64)
-        self._cum = np.cumsum([counts[k] for k in order]) if order else np.zeros(0)
-        self._zero = zero
-
-    @property
-    def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
-
-    def quantile(self, q: float) -> float | None:
-        """The q-quantile in seconds of the mixture (None when empty), by the rule of one sketch."""
-        if not self.count:
-            return None
-        return sketch_quantile(self._keys, self._cum, self._zero, self.count, q, self.minimum, self.maximum)
-
-
 def whole(values: np.ndarray) -> np.ndarray:
     """Round estimates to whole numbers that add up to the rounded total (largest remainder)."""
     values = np.clip(np.asarray(values, dtype=float), 0.0, None)
@@ -343,6 +303,7 @@ class MonthTally(Tally):
         # Each window's own tally with its weight: a door whose price is not linear in the counts
         # (an ALB's hourly LCUs, the largest of four rates) prices each window, then weights them.
         self.parts = [(log.tally, w) for log, w in zip(logs, weights, strict=True)]
+        self.extra: dict[str, Any] = {}  # doors' own counts live in the parts' tallies
         self.client_stage = first.client_stage
         self.clients = first.clients
         self.stages = first.stages
@@ -440,6 +401,7 @@ class MonthLog:
     sample: RunLog  # the busiest window: its timeline is the one plotted
     windows: list[RunLog] = field(repr=False)
     wall_seconds: float = 0.0
+    door_results: dict[str, dict[str, Any]] = field(default_factory=dict)  # a door's own summary block, by API
     records: None = None
     basis: str = "month"
     at: None = None
@@ -544,6 +506,7 @@ def combine(
             tally.refuse_by_quota(q.client, q.admitted)
     parts = parts or blueprint(sc, d)
     door_usage = [line for door in parts.doors.values() for line in door.usage(tally)]
+    results = door_results(parts.doors, tally)
     seconds = d.slice_seconds
     share = [x * seconds / d.seconds for x in w]
     busiest = max(range(len(logs)), key=lambda i: (logs[i].tally.requests, -i))
@@ -564,6 +527,7 @@ def combine(
         sample=logs[busiest],
         windows=list(logs),
         wall_seconds=math.fsum(log.wall_seconds for log in logs),
+        door_results=results,
     )
 
 

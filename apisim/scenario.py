@@ -414,6 +414,10 @@ Integration = Annotated[
 ]
 
 _ROUTE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /[^\s\x00-\x1f\x7f]*$")
+_WS_ROUTE = re.compile(r"^(\$connect|\$disconnect|\$default|[A-Za-z0-9_.:-]{1,128})$")
+"""A WebSocket API's route key: $connect, $disconnect, $default, or the value route selection picks."""
+WS_SPECIAL = ("$connect", "$disconnect")
+"""Route keys API Gateway calls itself (a connection opening, closing); clients' messages go to the others."""
 
 
 class Validation(Strict):
@@ -423,7 +427,9 @@ class Validation(Strict):
 class Route(Strict):
     """One method on one resource, e.g. ``GET /products``."""
 
-    route: str = Field(max_length=2048, description="METHOD /path, e.g. 'GET /products'")
+    route: str = Field(
+        max_length=2048, description="METHOD /path, e.g. 'GET /products'; a WebSocket API's route key, e.g. $connect"
+    )
     integration: Integration
     cache: bool | None = Field(None, description="cache responses (REST; default: GET routes when api.cache is set)")
     throttle: Throttle | None = Field(None, description="per-method bucket (default: the stage's api.throttle)")
@@ -435,9 +441,17 @@ class Route(Strict):
     @field_validator("route")
     @classmethod
     def _route_form(cls, value: str) -> str:
-        if not _ROUTE.match(value):
-            raise ValueError("must look like 'GET /path' (METHOD: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY)")
+        if not _ROUTE.match(value) and not _WS_ROUTE.match(value):
+            raise ValueError(
+                "must look like 'GET /path' (METHOD: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY), or for a "
+                "WebSocket API be a route key ($connect, $disconnect, $default, or a name like sendMessage)"
+            )
         return value
+
+    @property
+    def websocket(self) -> bool:
+        """Whether this is a WebSocket route key rather than METHOD /path."""
+        return not _ROUTE.match(self.route)
 
     @property
     def method(self) -> str:
@@ -506,12 +520,32 @@ class CloudFront(Strict):
     )
 
 
+class WebSocketMetering(Strict):
+    """What AWS does not document about a WebSocket API's bill: apisim's choice, which the summary
+    shows the other way too (``apis.NAME.websocket.metering``)."""
+
+    connect_disconnect: bool = Field(
+        False, description="bill $connect and $disconnect as messages (AWS's worked example does not)"
+    )
+    connection_minutes: Literal["exact", "per_connection"] = Field(
+        "exact", description="exact: the seconds connected / 60; per_connection: each connection rounded up to a minute"
+    )
+
+
 class Api(Strict):
     """A front door: an API Gateway API (``rest``, ``http``) with its pipeline settings, routes and
     stages, a Lambda function URL (``function_url``: its routes all invoke one function), or an
     Application Load Balancer (``alb``: listener rules route paths to Lambda target groups)."""
 
-    type: Literal["rest", "http", "function_url", "alb"] = "rest"
+    type: Literal["rest", "http", "function_url", "alb", "websocket"] = "rest"
+    route_selection: str = Field(
+        "$request.body.action",
+        max_length=200,
+        description="websocket: the route selection expression (for the record; clients' messages.routes pick routes)",
+    )
+    metering: WebSocketMetering = Field(
+        default_factory=WebSocketMetering, description="websocket: what the bill counts where AWS does not say"
+    )
     invoke_mode: Literal["buffered", "response_stream"] = Field(
         "buffered", description="function_url: buffered (responses up to 6 MB) or response_stream (up to 200 MB)"
     )
@@ -580,6 +614,13 @@ class Account(Strict):
         description="concurrency AWS keeps unreserved",
     )
     scaling_rate: ScalingRate = Field(default_factory=ScalingRate)
+    websocket_connections: Throttle = Field(
+        default_factory=lambda: Throttle(
+            rate=defaults.value("websocket", "new_connections_per_s"),
+            burst=defaults.estimate("websocket_connections", "burst"),
+        ),
+        description="new WebSocket connections a second, across every WebSocket API (AWS: 500; the burst an estimate)",
+    )
     invoke_rate_burst: Seconds = Field(
         float(defaults.value("lambda_invoke_rate_burst_s", "value")),
         gt=0,
@@ -937,8 +978,39 @@ class Retry(Strict):
         return code in self.on or f"{code[0]}xx" in self.on
 
 
+class Population(Strict):
+    """A WebSocket client's fixed population of users, each holding a connection (and reconnecting)."""
+
+    users: int = Field(ge=1, le=MAX_COUNT, description="users, each with one connection while online")
+    online: Literal["always"] = Field(
+        "always", description="always: every user is online all the time (their sessions follow one another)"
+    )
+
+
+CLOSE_CAUSES = ("client", "idle", "max_duration", "1009")
+"""Why a WebSocket connection closes: the client ended its session, 10 minutes without a client
+message, the 2 hours maximum, or a message past 128 KB (close code 1009)."""
+
+
+class Reconnect(Strict):
+    """When a WebSocket client reconnects after API Gateway closed its connection, and how soon."""
+
+    on: list[Literal["idle", "max_duration", "1009"]] = Field(
+        default_factory=lambda: ["max_duration", "idle"],
+        description="closes after which the client reconnects (its session goes on): idle, max_duration, 1009",
+    )
+    delay: Seconds = Field(
+        float(defaults.estimate("websocket_connections", "reconnect_delay_s")),
+        ge=0.0,
+        le=86400.0,
+        description="wait before reconnecting (estimate, default 1s)",
+    )
+
+
 class Connections(Strict):
-    """How a client's requests share connections: an ALB bills new and active connections."""
+    """How a client's requests share connections: an ALB bills new and active connections. A
+    WebSocket client's connections: when they open (``arrival`` or ``population``), how long the
+    client wants to stay (``session``), and when it reconnects."""
 
     keep_alive: bool = Field(
         defaults.estimate("connections", "keep_alive"), description="connections stay open between requests (estimate)"
@@ -950,8 +1022,27 @@ class Connections(Strict):
         description="requests sent on one connection (default: 1 without keep_alive, else an estimate, 10)",
     )
 
+    arrival: Arrival | None = Field(None, description="websocket: when new connections (sessions) open")
+    population: Population | None = Field(None, description="websocket: a fixed population that stays connected")
+    session: DurationDist | None = Field(
+        None, description="websocket: how long a client wants to stay (default: for ever); longer sessions reconnect"
+    )
+    reconnect: Reconnect = Field(default_factory=Reconnect, description="websocket: reconnecting after a close")
+    disconnect_lost_fraction: Fraction = Field(
+        0.0,
+        description="websocket: share of closes whose $disconnect never runs (best-effort): the app keeps a stale "
+        "id, and a push to it answers 410",
+    )
+
+    @property
+    def websocket(self) -> bool:
+        """Whether these are a WebSocket client's connections (they open by themselves)."""
+        return self.arrival is not None or self.population is not None
+
     @model_validator(mode="after")
     def _one_without_keep_alive(self) -> Connections:
+        if self.arrival is not None and self.population is not None:
+            raise ValueError("give connections.arrival (connections opening over time) or population, not both")
         if not self.keep_alive and (self.requests_per_connection or 1) != 1:
             raise ValueError("without keep_alive each request opens its own connection: requests_per_connection 1")
         return self
@@ -963,8 +1054,43 @@ class Connections(Strict):
         return self.requests_per_connection or int(defaults.estimate("connections", "requests_per_connection"))
 
 
+class Messages(Strict):
+    """What a WebSocket client sends on an open connection."""
+
+    rate_per_connection: float = Field(ge=0, le=MAX_RATE, description="messages a second on each open connection")
+    process: Literal["poisson", "constant"] = Field(
+        "poisson", description="poisson, or constant (evenly spaced within a session, from a random phase)"
+    )
+    routes: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="share of messages per route key (default: even across the routes but $connect/$disconnect)"
+    )
+    bytes: int = Field(
+        defaults.estimate("payload_bytes", "request"), ge=0, le=MAX_COUNT, description="a message's size (estimate)"
+    )
+
+
+class FanOut(Strict):
+    """What the backend pushes back through @connections for each message: one push per peer."""
+
+    kind: Literal["one_to_one", "room", "broadcast"] = Field(
+        description="one_to_one: 1 push; room: size − 1 pushes (the sender's peers); broadcast: every other connection"
+    )
+    size: int | None = Field(None, ge=2, le=MAX_COUNT, description="room: the room's members, the sender included")
+    bytes: int | None = Field(None, ge=0, le=MAX_COUNT, description="a push's size (default: the message's)")
+
+    @model_validator(mode="after")
+    def _room_size(self) -> FanOut:
+        if (self.kind == "room") != (self.size is not None):
+            raise ValueError("a room has a size (members, the sender included); other kinds take none")
+        return self
+
+
+def _none_is_none(value: Any) -> Any:
+    return None if value == "none" else value
+
+
 class Client(Strict):
-    """A population of callers with one arrival process."""
+    """A population of callers with one arrival process (a WebSocket client: its connections)."""
 
     name: Name
     api: str | None = Field(None, description="the API it calls (default: the scenario's only API)")
@@ -972,7 +1098,9 @@ class Client(Strict):
     usage_plan: str | None = None
     api_keys: int = Field(1, ge=1, le=MAX_COUNT, description="distinct API keys; each has its own bucket and quota")
     invalid_key_fraction: Fraction = Field(0.0, description="requests with a missing or wrong API key (403)")
-    arrival: Arrival
+    arrival: Arrival | None = Field(
+        None, description="when requests arrive (a WebSocket client gives connections.arrival or population instead)"
+    )
     routes: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
         None, description="share of requests per route (default: even across all routes)"
     )
@@ -994,6 +1122,30 @@ class Client(Strict):
         default_factory=lambda: Connections(), description="how it uses connections (an ALB bills them; estimate)"
     )
     retry: Retry | None = None
+    messages: Messages | None = Field(None, description="websocket: what the client sends on each connection")
+    keep_alive: Annotated[Seconds | None, BeforeValidator(_none_is_none)] = Field(
+        None,
+        gt=0,
+        le=86400.0,
+        description="websocket: an app-level ping after this long without a message (billed; none: no pings)",
+    )
+    fan_out: FanOut | None = Field(None, description="websocket: pushes back through @connections per message")
+
+    @model_validator(mode="after")
+    def _something_arrives(self) -> Client:
+        if self.arrival is None and not self.connections.websocket:
+            raise ValueError(
+                "give arrival (when requests arrive), or for a WebSocket API connections.arrival or "
+                "connections.population"
+            )
+        if self.arrival is not None and self.connections.websocket:
+            raise ValueError("a WebSocket client's arrivals are its connections: give connections.arrival, not arrival")
+        return self
+
+    @property
+    def arrivals(self) -> Arrival | None:
+        """What arrives: requests, or a WebSocket client's new connections (None: a fixed population)."""
+        return self.arrival if self.arrival is not None else self.connections.arrival
 
 
 class Pricing(Strict):
@@ -1144,6 +1296,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
     rest = api.type == "rest"
     if api.type in ("function_url", "alb"):
         out += _direct_problems(api, at)
+    out += _websocket_problems(api, at)
     if api.type != "function_url" and api.invoke_mode != "buffered":
         out.append(((*at, "invoke_mode"), "invoke_mode is a function URL's (type: function_url)", api.invoke_mode))
     if api.cloudfront is not None:
@@ -1197,7 +1350,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
                 )
             )
     if not rest and api.endpoint != "regional":
-        kind = "HTTP APIs have" if api.type == "http" else f"{DIRECT[api.type]} has"
+        kind = "HTTP APIs have" if api.type == "http" else f"{DIRECT.get(api.type, 'a WebSocket API')} has"
         out.append(((*at, "endpoint"), f"{kind} regional endpoints only", api.endpoint))
     if not rest and api.cache is not None:
         out.append(((*at, "cache"), "the API cache is REST only; use type: rest or remove cache", None))
@@ -1220,6 +1373,7 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
         "http": {"lambda", "jwt", "iam", "none"},
         "function_url": {"iam", "none"},  # AuthType AWS_IAM or NONE
         "alb": {"none"},  # its OIDC/Cognito actions are not modelled
+        "websocket": {"lambda", "iam", "none"},  # on $connect only
     }[api.type]
     if auth.type not in allowed_auth:
         out.append(
@@ -1234,6 +1388,73 @@ def _api_problems(sc: Scenario, name: str, api: Api) -> list[tuple[Loc, str, Any
 
 DIRECT = {"function_url": "a function URL", "alb": "an ALB"}
 """Doors that invoke Lambda functions directly: how messages name them."""
+
+
+def _websocket_problems(api: Api, at: Loc) -> list[tuple[Loc, str, Any]]:
+    """Route keys for a WebSocket API (METHOD /path for every other door), its 29 s integration
+    timeout, and what it does not have (CloudFront in front is not modelled)."""
+    out: list[tuple[Loc, str, Any]] = []
+    ws = api.type == "websocket"
+    limit = float(defaults.value("websocket", "integration_timeout_s"))
+    for i, route in enumerate(api.routes):
+        if route.websocket and not ws:
+            message = "must look like 'GET /path' (route keys like $connect are a WebSocket API's: type: websocket)"
+            out.append(((*at, "routes", i, "route"), message, route.route))
+        if ws and not route.websocket:
+            message = "a WebSocket API's routes are route keys: $connect, $disconnect, $default or a name (sendMessage)"
+            out.append(((*at, "routes", i, "route"), message, route.route))
+        if ws and route.timeout is not None and route.timeout > limit:
+            message = f"a WebSocket API's integration timeout is at most {limit:g}s"
+            out.append(((*at, "routes", i, "timeout"), message, route.timeout))
+    if ws and api.cloudfront is not None:
+        out.append(((*at, "cloudfront"), "CloudFront in front of a WebSocket API is not modelled", None))
+    if not ws and api.metering != WebSocketMetering():
+        out.append(((*at, "metering"), "metering is a WebSocket API's (type: websocket)", None))
+    return out
+
+
+WEBSOCKET_ONLY = ("messages", "keep_alive", "fan_out")
+"""A client's keys that only a WebSocket API's client has."""
+
+
+def _websocket_client_problems(
+    sc: Scenario, i: int, client: Client, api_name: str, api: Api
+) -> list[tuple[Loc, str, Any]]:
+    """A WebSocket client opens connections and sends messages to route keys; no other client does."""
+    out: list[tuple[Loc, str, Any]] = []
+    at = ("clients", i)
+    if api.type != "websocket":
+        if client.connections.websocket:
+            which = "arrival" if client.connections.arrival is not None else "population"
+            message = f"connections.{which} is a WebSocket client's ({api_name} is type {api.type}): give arrival"
+            out.append(((*at, "connections", which), message, None))
+        for key in WEBSOCKET_ONLY:
+            if getattr(client, key) is not None:
+                out.append(((*at, key), f"{key} is a WebSocket client's ({api_name} is type {api.type})", None))
+        return out
+    if not client.connections.websocket:
+        message = f"{api_name} is a WebSocket API: its clients give connections.arrival or connections.population"
+        out.append(((*at, "arrival"), message, None))
+    if client.routes is not None:
+        out.append(((*at, "routes"), "a WebSocket client's messages.routes share its messages among routes", None))
+    targets = [r.route for r in api.routes if r.route not in WS_SPECIAL]
+    m = client.messages
+    if m is not None and m.rate_per_connection > 0:
+        if not targets:
+            message = f"{api_name} has no route for messages (only $connect/$disconnect): add $default or a route key"
+            out.append(((*at, "messages"), message, None))
+        for name in m.routes or {}:
+            if name not in targets:
+                message = f"no message route {name} in {api_name} (defined: {', '.join(sorted(targets)) or 'none'})"
+                out.append(((*at, "messages", "routes", name), message, name))
+        if m.routes is not None:
+            total = sum(m.routes.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-6):
+                message = f"route shares must add up to 1, they add up to {total:g}"
+                out.append(((*at, "messages", "routes"), message, total))
+    if client.fan_out is not None and (m is None or m.rate_per_connection == 0):
+        out.append(((*at, "fan_out"), "pushes answer messages: give messages with a rate", None))
+    return out
 
 
 def _direct_problems(api: Api, at: Loc) -> list[tuple[Loc, str, Any]]:
@@ -1273,6 +1494,7 @@ def _client_problems(sc: Scenario, i: int, client: Client) -> list[tuple[Loc, st
     if client.api is not None and client.api not in apis:
         return [(("clients", i, "api"), f"no such API (defined: {', '.join(apis)})", client.api)]
     api_name, api = sc.client_api(client)
+    out += _websocket_client_problems(sc, i, client, api_name, api)
     stages = api.stage_names()
     if client.stage is None and len(stages) > 1:
         out.append(

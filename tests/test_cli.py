@@ -37,8 +37,8 @@ def test_run_json_prints_only_the_summary() -> None:
     }  # fmt: skip
     assert set(s["latency_ms"]) == {"mean", "p50", "p90", "p95", "p99", "p999", "max"}
     assert set(s["cost_monthly_usd"]["items"]) == {
-        "api_requests", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned", "data_transfer",
-        "load_balancer", "cloudfront", "edge_functions",
+        "api_requests", "api_connections", "api_cache", "lambda_requests", "lambda_compute", "lambda_provisioned",
+        "data_transfer", "load_balancer", "cloudfront", "edge_functions",
     }  # fmt: skip
     for f in s["functions"].values():
         assert {"invocations", "cold_starts", "cold_start_ratio", "throttles", "mean_concurrency", "max_concurrency",

@@ -78,7 +78,7 @@ def test_percentiles_are_read_within_their_bucket_without_bias(q: float) -> None
 def test_a_weighted_mixture_reads_percentiles_by_the_same_rule() -> None:
     # The month's mixture of windows (weights: slices per window) against numpy's linear rule on
     # the values repeated as often as their weights: within the sketch's 0.5%.
-    from apisim.month import WeightedSketch
+    from apisim.engine.sketch import WeightedSketch
 
     rng = np.random.default_rng(5)
     parts = [rng.exponential(0.05, 3000), 0.1 + rng.exponential(0.02, 2000)]

@@ -31,6 +31,7 @@ class Account:
         self.unreserved = unreserved  # concurrency shared by every function without a reservation
         self.functions: dict[str, FunctionPool] = {}  # by name, in name order
         self.specs: dict[str, FunctionSpec] = {}
+        self.connections: TokenBucket | None = None  # new WebSocket connections, across every WebSocket API
 
     def add_function(self, pool: FunctionPool, spec: FunctionSpec) -> None:
         self.functions[pool.name] = pool

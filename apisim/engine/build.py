@@ -9,6 +9,7 @@ class and one builder here. Every source of randomness is a named stream (see
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ import simpy
 from apisim import defaults
 from apisim.budget import bucket_width
 from apisim.distributions import Constant as ConstantDist
-from apisim.distributions import Distribution, Draw, Lognormal, Scaled, draws, uniforms
+from apisim.distributions import Distribution, Draw, Exponential, Lognormal, Scaled, draws, uniforms
 from apisim.engine.account import Account, FunctionSpec
 from apisim.engine.alb import Alb, Connecting
 from apisim.engine.apigateway import HTTP, LAMBDA, MOCK, ApiGateway, AuthStep, Caller, RouteStep, StageState
@@ -27,6 +28,7 @@ from apisim.engine.clients import (
     ArrivalProcess,
     Burst,
     Constant,
+    Nothing,
     Poisson,
     Population,
     ProfiledPoisson,
@@ -45,10 +47,12 @@ from apisim.engine.levels import LevelLog
 from apisim.engine.records import AttemptLog
 from apisim.engine.tally import Tally
 from apisim.engine.throttle import TokenBucket, UsagePlan
+from apisim.engine.websocket import Counts, WebSocketApi, WsClient, units
 from apisim.months import CalendarPeriods
 from apisim.outcomes import Outcome
 from apisim.randomness import stream
 from apisim.scenario import (
+    WS_SPECIAL,
     Api,
     BurstArrival,
     ConstantArrival,
@@ -60,6 +64,7 @@ from apisim.scenario import (
     TraceArrival,
 )
 from apisim.scenario import Cache as CacheSpec
+from apisim.scenario import FanOut as FanOutSpec
 from apisim.scenario import UsagePlan as UsagePlanSpec
 
 STATUSES = (200, 400, 401, 403, 429, 500, 502, 504)
@@ -163,7 +168,9 @@ def arrival_process(sc: Scenario, index: int, *, before: bool = False) -> Arriva
     before t = 0, as it did before the billing month began (a month window's warm-up may start
     there).
     """
-    arrival = sc.clients[index].arrival
+    arrival = sc.clients[index].arrivals
+    if arrival is None:
+        return Nothing()
     if isinstance(arrival, PoissonArrival):
         profile = arrival.profile
         if profile is None:
@@ -389,12 +396,103 @@ def _cloudfront(b: Builder, name: str, api: Api, ledger: Ledger) -> CloudFrontDo
     )
 
 
+def build_websocket(b: Builder, name: str, api: Api, ledger: Ledger, account: Account, first_stage: int) -> Door:
+    """A WebSocket API: its routes (``$connect``, ``$disconnect``, message routes) and its clients' sessions.
+
+    Streams are named like a REST API's (``api/NAME/`` prefixed with several APIs), each client's
+    under ``client/NAME/ws/``.
+    """
+    sc = b.sc
+    prefix = "" if sc.apis is None else f"api/{name}/"
+    # The routes as an API Gateway API builds them (integration, throttle, timeout), on one stage.
+    gateway = build_api_gateway(b, name, api, ledger, account, first_stage)
+    assert isinstance(gateway, ApiGateway)
+    state = gateway.stage_states[0]
+    by_name = {r.name: r for r in state.routes}
+    message_routes = [r.route for r in api.routes if r.route not in WS_SPECIAL]
+    limits = defaults.value("websocket")
+    frame = int(limits["frame_bytes"])
+    clients = {}
+    for i, c in enumerate(sc.clients):
+        if sc.client_api(c)[0] != name:
+            continue
+        own = f"client/{c.name}/ws/"
+        m = c.messages
+        mix = (m.routes if m is not None and m.routes is not None else None) or {
+            r: 1.0 / len(message_routes) for r in message_routes
+        }
+        chosen = [(r, w) for r, w in sorted(mix.items()) if w > 0]
+        weights = np.array([w for _, w in chosen], dtype=float)
+        size = m.bytes if m is not None else 0
+        fan = c.fan_out
+        push_bytes = fan.bytes if fan is not None and fan.bytes is not None else size
+        clients[i] = WsClient(
+            population=c.connections.population.users if c.connections.population is not None else 0,
+            session=draws(c.connections.session, b.rng(own + "session")) if c.connections.session else None,
+            session_mean=c.connections.session.mean if c.connections.session else math.inf,
+            rate=m.rate_per_connection if m is not None else 0.0,
+            constant=m is not None and m.process == "constant",
+            uniform=uniforms(b.rng(own + "uniform")),
+            exponential=draws(Exponential(1.0), b.rng(own + "gaps")),
+            route_cdf=np.cumsum(weights) / weights.sum() if len(chosen) else np.ones(1),
+            route_index=[by_name[r].index for r, _ in chosen] or [0],
+            message_units=units(size, frame),
+            too_large=size > int(limits["message_bytes"]),
+            keep_alive=c.keep_alive if c.keep_alive is not None else math.inf,
+            pushes=_pushes(fan),
+            push_units=units(push_bytes, frame),
+            push_bytes=push_bytes,
+            reconnect_on=frozenset(c.connections.reconnect.on),
+            delay=c.connections.reconnect.delay,
+            lost_fraction=c.connections.disconnect_lost_fraction,
+            coins=uniforms(b.rng(own + "coins")),
+        )
+    if account.connections is None:  # one bucket for every WebSocket API of the account
+        t = sc.account.websocket_connections
+        account.connections = TokenBucket(t.rate, t.burst)
+    callback = defaults.estimate("overhead_ms", "websocket_callback")
+    return WebSocketApi(
+        name=name,
+        ledger=ledger,
+        api_bucket=account.api_bucket,
+        connect_bucket=account.connections,
+        overhead=gateway.overhead,
+        callback=draws(
+            Lognormal.from_median_p99(callback["median"] / 1000, callback["p99"] / 1000),
+            b.rng(f"{prefix}gateway/callback"),
+        ),
+        auth=gateway.auth,
+        stage_states=[state],
+        connect_route=by_name.get("$connect"),
+        disconnect_route=by_name.get("$disconnect"),
+        clients=clients,
+        counts=Counts([r.route for r in api.routes], b.warmup, b.duration, b.width),
+        idle=float(limits["idle_timeout_s"]),
+        max_duration=float(limits["max_connection_s"]),
+        frame=frame,
+        metering=api.metering,
+    )
+
+
+def _pushes(fan: FanOutSpec | None) -> Callable[[int], int]:
+    """Pushes per message, given the connections open (the sender's among them)."""
+    if fan is None:
+        return lambda open_: 0
+    if fan.kind == "one_to_one":
+        return lambda open_: 1
+    if fan.kind == "room":
+        size = int(fan.size or 2)
+        return lambda open_: size - 1
+    return lambda open_: max(0, open_ - 1)
+
+
 DoorBuilder = Callable[[Builder, str, Api, Ledger, Account, int], Door]
 BUILDERS: dict[str, DoorBuilder] = {
     "rest": build_api_gateway,
     "http": build_api_gateway,
     "function_url": build_function_url,
     "alb": build_alb,
+    "websocket": build_websocket,
 }
 """How to build a door, by the kind the scenario gives it."""
 

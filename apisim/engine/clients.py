@@ -211,6 +211,19 @@ class Trace(ArrivalProcess):
         return self.expected(t0, t1)
 
 
+class Nothing(ArrivalProcess):
+    """No arrivals: a WebSocket client's fixed population opens its connections by itself."""
+
+    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
+        return np.empty(0)
+
+    def expected(self, t0: float, t1: float) -> float:
+        return 0.0
+
+    def mean_between(self, t0: float, t1: float) -> float:
+        return 0.0
+
+
 class Shifted(ArrivalProcess):
     """Another process seen from ``offset`` seconds on: a window that starts elsewhere in the month."""
 

@@ -101,3 +101,16 @@ class Door(ABC):
     @abstractmethod
     def usage(self, tally: Tally) -> list[UsageLine]:
         """What the door consumed in the run, from the run's counts (after warm-up)."""
+
+    # Lifecycle and result hooks: a door that keeps state of its own (a WebSocket API's open
+    # connections) uses them; the others need not.
+
+    def start(self, clients: list[Population]) -> None:  # noqa: B027  (optional hook)
+        """The run begins (t = 0): state already under way before it, for ``clients`` calling this door."""
+
+    def finish(self, end: float) -> None:  # noqa: B027  (optional hook)
+        """The run has ended at ``end``: close the door's own books."""
+
+    def results(self, tally: Tally) -> dict[str, Any] | None:
+        """The door's own block of the summary (under ``apis.NAME.<kind>``), or None."""
+        return None

@@ -15,13 +15,14 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from apisim.budget import ARRIVALS_PER_WINDOW, peak_rate
 from apisim.engine.build import Run, build
 from apisim.engine.clients import Population
-from apisim.engine.door import Request, UsageLine
+from apisim.engine.door import Door, Request, UsageLine
 from apisim.engine.functions import FunctionStats
 from apisim.engine.records import Records
 from apisim.engine.tally import Tally
@@ -63,6 +64,7 @@ class RunLog:
     bucket_width: float
     wall_seconds: float
     events: dict[str, int] = field(default_factory=dict)
+    door_results: dict[str, dict[str, Any]] = field(default_factory=dict)  # a door's own summary block, by API
     at: float | None = None  # month time of t = 0, for a window of the month
     basis: str = "window"  # what the counts cover: this run's window (a month is apisim.month.MonthLog)
 
@@ -131,6 +133,8 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
     ledger = run.ledger
     clients = run.clients
     peak = peak_rate(sc)
+    for door in run.doors.values():
+        door.start([c for c in clients if c.door is door])
     window = min(end, ARRIVALS_PER_WINDOW / peak if peak > 0 else end)
     single = clients[0] if len(clients) == 1 else None
     # One door for every client (the common case): its bound method, once, instead of a lookup per request.
@@ -169,6 +173,8 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
             progress(t1 / end)
         t0 = t1
     env.run()  # what arrived before the end finishes after it
+    for door in run.doors.values():
+        door.finish(end)
     run.tally.fold()
     functions = {}
     for name, pool in run.account.functions.items():
@@ -195,6 +201,7 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
         functions=functions,
         stages=run.stages,
         door_usage=[line for door in run.doors.values() for line in door.usage(run.tally)],
+        door_results=door_results(run.doors, run.tally),
         account_usage=run.account.usage(),
         client_names=[c.name for c in sc.clients],
         route_names=run.route_names,
@@ -206,9 +213,21 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
     )
 
 
+def door_results(doors: dict[str, Door], tally: Tally) -> dict[str, dict[str, Any]]:
+    """Each door's own block of the summary, keyed by its kind, by API name (doors without one: none)."""
+    out = {}
+    for name, door in doors.items():
+        block = door.results(tally)
+        if block is not None:
+            out[name] = {door.kind: block}
+    return out
+
+
 def _fold(run: Run) -> None:
     """Between windows: fold what the window produced, so memory stays flat."""
     run.tally.fold()
+    for extra in run.tally.extra.values():
+        extra.fold()
     for pool in run.account.functions.values():
         pool.fold()
     if run.log is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,9 @@ class Tally:
             k: np.zeros(n, dtype=np.int64) for k in ("offered", "ok", "cache_hit", "status_429", "status_5xx")
         }
         self.bucket_latency: list[LatencySketch | None] = [None] * n  # made when a bucket sees an attempt
+        # A door's own counts beyond attempts (a WebSocket API's connections and messages), by door
+        # name: kept here so a month weights each window's as it weights every other count.
+        self.extra: dict[str, Any] = {}
 
     def fold(self) -> None:
         """Fold the pending attempts and requests into the totals."""
