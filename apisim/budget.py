@@ -84,11 +84,12 @@ def client_arrivals(sc: Scenario, client: Client) -> float:
 
 
 def websocket_load(sc: Scenario, client: Client) -> tuple[float, float]:
-    """A WebSocket client's work in one run, about: its ``$connect`` attempts, messages, pings
-    and pushes (an upper bound where a rate is: a ping after every keep-alive, a reconnect after
-    every idle timeout), and the connections it holds open at once (λ·E[S], or its population)."""
+    """A WebSocket client's work in one run, about: its ``$connect`` attempts (new sessions and
+    reconnects after idle and maximum-duration closes), messages, pings (an upper bound: one every
+    keep-alive) and pushes, and the connections it holds open at once (λ·E[S], or its population)."""
     duration = sc.simulation.duration
     conn = client.connections
+    limits = defaults.value("websocket")
     if conn.population is not None:
         open_ = float(conn.population.users)
         connects = 0.0
@@ -97,12 +98,21 @@ def websocket_load(sc: Scenario, client: Client) -> tuple[float, float]:
         connects = conn.arrival.expected_arrivals(duration)
         mean = conn.session.mean if conn.session is not None else duration
         open_ = connects / duration * min(mean, duration) if duration else 0.0
-    rate = client.messages.rate_per_connection if client.messages is not None else 0.0
+    m = client.messages
+    rate = m.rate_per_connection if m is not None else 0.0
+    idle = float(limits["idle_timeout_s"])
+    if client.keep_alive is not None and client.keep_alive < idle:
+        idles = 0.0  # pings keep every connection from idling
+    elif rate > 0:
+        gone = 1.0 if m is not None and m.process == "constant" and 1.0 / rate > idle else math.exp(-rate * idle)
+        idles = open_ * rate * gone
+    else:
+        idles = open_ / idle
+    reconnects = open_ * duration * (idles / max(open_, 1e-300) + 1.0 / float(limits["max_connection_s"]))
     pings = 1.0 / client.keep_alive if client.keep_alive else 0.0
     messages = open_ * duration * rate
     fan = client.fan_out
     per_message = 0.0 if fan is None else 1.0 if fan.kind == "one_to_one" else (fan.size or open_) - 1.0
-    reconnects = open_ * duration / float(defaults.value("websocket", "idle_timeout_s"))
     return connects + reconnects + messages * (1.0 + max(0.0, per_message)) + open_ * duration * pings, open_
 
 

@@ -141,6 +141,27 @@ def problems_over_time(timeseries: pd.DataFrame) -> Spec | None:
     )
 
 
+def connections_over_time(timeseries: pd.DataFrame) -> Spec | None:
+    """WebSocket connections open over time, per API (no chart without a WebSocket API)."""
+    columns = [c for c in timeseries.columns if c.startswith("connections.")]
+    if not columns or not len(timeseries):
+        return None
+    data = [
+        {"type": "scatter", "mode": "lines", "line": {"shape": "hv"}, "name": col.removeprefix("connections."),
+         "x": _round(timeseries["t"]), "y": _round(timeseries[col])}
+        for col in columns
+    ]  # fmt: skip
+    return _spec(
+        "WebSocket connections open",
+        data,
+        showlegend=len(data) > 1,
+        xaxis={"title": {"text": "simulated time (s)"}},
+        yaxis={"title": {"text": "connections (bucket mean)"}, "rangemode": "tozero"},
+        hovermode="x unified",
+        shapes=_warmup_shade(timeseries),
+    )
+
+
 def concurrency_limits(timeseries: pd.DataFrame, limits: dict[str, dict[str, float]], account: float) -> Spec | None:
     """The most instances busy at once in each bucket, per function (the busiest eight), against its
     reserved and provisioned concurrency and the account's; each bucket's mean starts hidden (click

@@ -113,3 +113,54 @@ def month_figures(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
+
+
+def websocket_title(summary: dict[str, Any], api: str) -> str:
+    """The caption of a WebSocket API's figures: whose counts they are (the month's, or the window's)."""
+    whose = "the month's counts" if summary.get("month") else "counts in the simulated window; the bill scales them"
+    return f"WebSocket API {api} ({whose})"
+
+
+def websocket_rows(summary: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Each WebSocket API's figures as (figure, value) rows, by API: what the terminal and the
+    report show (the summary's ``apis.NAME.websocket`` block, read for a person)."""
+    out = {}
+    for api, block in summary["apis"].items():
+        w = block.get("websocket")
+        if w is None:
+            continue
+        c, m, closes, meter = w["connections"], w["messages"], w["closes"], w["metering"]
+        lat = w["message_latency_ms"]
+        refused = ", ".join(f"{n:,} × {code}" for code, n in c["refused_by_status"].items()) or "none"
+        rows = [
+            ["connections open (mean / peak)", f"{_n(c['mean_open'], 1)} / {c['peak_open']:,}"],
+            ["connections opened (ConnectCount)", f"{c['opened']:,} ({w['connect_count']:,})"],
+            ["$connect refused", refused],
+            ["connection minutes", _n(c["connection_minutes"], 0)],
+            ["messages in / pings / out (MessageCount)", f"{m['in']:,} / {m['pings']:,} / {m['out']:,} "
+             f"({w['message_count']:,})"],
+            ["billed message units (32 KB)", f"{m['units']:,}"],
+            ["closes: client / idle / max duration / 1009", " / ".join(f"{closes[k]:,}" for k in
+             ("client", "idle", "max_duration", "1009"))],
+            ["pushes to stale ids (410) / throttled", f"{w['pushes']['gone_410']:,} / {w['pushes']['throttled']:,}"],
+            ["$disconnect run / lost", f"{w['disconnects']['run']:,} / {w['disconnects']['lost']:,}"],
+            ["message latency p50 / p99 (ms)", f"{_n(lat['p50'], 1)} / {_n(lat['p99'], 1)}"],
+        ]  # fmt: skip
+        for route, r in w["routes"].items():
+            if r["invocations"]:
+                rows.append([f"route {route}: invocations (cold)", f"{r['invocations']:,} ({r['cold_starts']:,})"])
+        other = "per_connection" if meter["connection_minutes"] == "exact" else "exact"
+        rows.append([
+            f"billing choice: minutes {meter['connection_minutes']} (else {other})",
+            f"{_n(meter['connection_minutes_' + meter['connection_minutes']], 0)} "
+            f"(else {_n(meter['connection_minutes_' + other], 0)})",
+        ])  # fmt: skip
+        counted = "counted" if meter["connect_disconnect"] else "not counted"
+        rows.append([f"billing choice: $connect/$disconnect messages {counted}",
+                     f"{meter['connect_disconnect_messages']:,} messages"])  # fmt: skip
+        out[api] = rows
+    return out
+
+
+def _n(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"

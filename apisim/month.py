@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from apisim import cost, metrics, months
+from apisim import cost, defaults, metrics, months
 from apisim.distributions import upper
-from apisim.engine.build import Run, arrival_process, build
+from apisim.engine.build import Run, build, survey_process
 from apisim.engine.door import UsageLine
 from apisim.engine.functions import FunctionStats
 from apisim.engine.simulation import FunctionRun, RunLog, door_results
@@ -142,6 +142,8 @@ def slowest_state(sc: Scenario) -> tuple[float, str]:
                 slow.append((c.ttl, f"API {name}'s cache TTL"))
         if api.authorizer.type != "none":
             slow.append((api.authorizer.cache_ttl, f"API {name}'s authorizer TTL"))
+        if api.type == "websocket":
+            slow.append((float(defaults.value("websocket", "idle_timeout_s")), f"API {name}'s WebSocket idle timeout"))
         if api.cloudfront is not None and api.cloudfront.cache is not None:
             slow.append((api.cloudfront.cache.ttl, f"API {name}'s edge cache TTL"))
         throttles = [api.throttle, *(r.throttle for r in api.routes), *(p.throttle for p in api.usage_plans.values())]
@@ -168,7 +170,7 @@ def _between(sc: Scenario, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
     """Expected arrivals of all clients in each [t0, t1), summed in an order-free way."""
     per_client = []
     for i in range(len(sc.clients)):
-        p = arrival_process(sc, i, before=True)
+        p = survey_process(sc, i)
         per_client.append(np.array([p.mean_between(a, b) for a, b in zip(t0.tolist(), t1.tolist(), strict=True)]))
     if not per_client:
         return np.zeros(t0.shape)
@@ -691,8 +693,7 @@ def block(log: MonthLog, ci: dict[str, Any]) -> dict[str, Any]:
     counts = tally.outcome_counts()
     point = figures(log)
     expected = math.fsum(
-        arrival_process(log.scenario, i, before=True).mean_between(0.0, d.seconds)
-        for i in range(len(log.scenario.clients))
+        survey_process(log.scenario, i).mean_between(0.0, d.seconds) for i in range(len(log.scenario.clients))
     )
     return {
         "basis": "month",

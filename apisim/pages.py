@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from apisim.formats import number
-from apisim.headline import basis_line, headline, with_pm
+from apisim.headline import basis_line, headline, websocket_rows, websocket_title, with_pm
 from apisim.output import publish, to_json
 from apisim.scenario import Scenario
 from apisim.slo import Slo
@@ -301,6 +301,7 @@ def scenario_section(
             charts.latency_over_time(res.timeseries),
             charts.problems_over_time(res.timeseries),
             charts.concurrency_limits(res.timeseries, limits, float(sc.account.lambda_concurrency)),
+            charts.connections_over_time(res.timeseries),
             charts.cost_by_resource(res.cost),
         ],
         drawn,
@@ -343,6 +344,8 @@ def scenario_section(
               fmt(_num(st["latency_ms"]["p99"])), pct(st["cache"]["hit_ratio"])] for api, name, st in stages],
             caption="APIs and stages (one account)",
         )  # fmt: skip
+    for api, rows in websocket_rows(s).items():
+        page.table(["", "value"], rows, caption=websocket_title(s, api))
     cost = [[r.resource, r.component, f"{r.quantity:,.0f}", r.unit, f"{r.usd:,.2f}"] for r in res.cost.itertuples()]
     page.table(["resource", "component", "quantity / month", "unit", "USD/month"], [*cost, ["total", "", "", "",
                card.bill]], caption=f"Monthly cost (prices of {s['prices_retrieved']})")  # fmt: skip

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from apisim.experiment import Result
 from apisim.formats import half_width, is_half_width, number
-from apisim.headline import basis_line, month_figures, plus_minus
+from apisim.headline import basis_line, month_figures, plus_minus, websocket_rows, websocket_title
 
 TEXT_MIN = 10
 """The narrowest a text column may wrap to before the table is shown vertically instead."""
@@ -211,6 +211,8 @@ def render_summary(result: Result, console: Console) -> None:
              [False] + [True] * 8)  # fmt: skip
     if extras:
         console.print("  ·  ".join(extras), highlight=False)
+    for api, rows in websocket_rows(s).items():
+        show(console, escape(websocket_title(s, api)), ["", "value"], [[escape(a), b] for a, b in rows], [False, True])
     show(
         console, f"Monthly cost by resource (USD, prices of {s['prices_retrieved']})",
         ["resource", "component", "quantity/month", "unit", "USD"], cost, [False, False, True, False, True],

@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from apisim import defaults
-from apisim.budget import bucket_width
+from apisim.budget import bucket_width, websocket_load
 from apisim.distributions import Constant as ConstantDist
 from apisim.distributions import Distribution, Draw, Exponential, Lognormal, Scaled, draws, uniforms
 from apisim.engine.account import Account, FunctionSpec
@@ -36,6 +36,9 @@ from apisim.engine.clients import (
     Shifted,
     Trace,
     zipf_cdf,
+)
+from apisim.engine.clients import (
+    Scaled as ScaledProcess,
 )
 from apisim.engine.cloudfront import CloudFrontDoor, EdgeFunction
 from apisim.engine.door import Door
@@ -195,6 +198,22 @@ def arrival_process(sc: Scenario, index: int, *, before: bool = False) -> Arriva
         )  # fmt: skip
     assert isinstance(arrival, TraceArrival)
     return Trace(arrival.times, arrival.period)
+
+
+def survey_process(sc: Scenario, index: int) -> ArrivalProcess:
+    """What the month's survey weighs client ``index`` by (its strata, its windows' weights): its
+    arrivals, recurring before t = 0 too; for a WebSocket client its attempts (connects, messages,
+    pings, pushes) at their steady rate, shaped like its connection arrivals where it has them."""
+    c = sc.clients[index]
+    process = arrival_process(sc, index, before=True)
+    if not c.connections.websocket:
+        return process
+    duration = sc.simulation.duration
+    work, _ = websocket_load(sc, c)
+    if c.connections.arrival is None:
+        return Poisson(work / duration)
+    scale = work / max(process.mean_between(0.0, duration), 1e-300)
+    return ScaledProcess(process, scale)
 
 
 # ----------------------------------------------------------------------------------------------

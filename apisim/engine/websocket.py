@@ -161,7 +161,7 @@ class WebSocketApi(Door):
     kind: str = "websocket"
     callers: list[Caller] = field(default_factory=list)
     stale: int = 0  # connection ids the app keeps after a lost $disconnect
-    live: set[Session] = field(default_factory=set)
+    live: dict[Session, None] = field(default_factory=dict)  # insertion-ordered: sums are reproducible
     next_id: int = INTERNAL_IDS
 
     def __post_init__(self) -> None:
@@ -176,33 +176,44 @@ class WebSocketApi(Door):
     def start(self, populations: list[Any]) -> None:
         """Sessions already under way when the run begins (t = 0), near their steady state.
 
-        A population's users are all connected; a client whose sessions arrive has about
-        λ·E[S] in progress (M/G/∞), each picked in proportion to its length. Either way the
-        connection's age is uniform over the 2 hours, and the time since its last message
-        uniform over the gap it would leave; the warm-up settles the rest.
+        A population's users are all connected, each connection's age uniform over the 2 hours.
+        A client whose sessions arrive has about λ·E[S] in progress (M/G/∞, λ the last hour's
+        rate): each session's length is drawn in proportion to its length and its age uniform
+        within it; its connection is as old as the session (or, if it reconnects after the
+        2 hours, as old as the session's last 2-hour stretch), and one that would have closed
+        already is not there. The time since a connection's last message is uniform over the gap
+        it would leave; the warm-up settles the rest (idle closes before t = 0).
         """
         for p in populations:
             ws = self.clients[p.index]
             if ws.population:
                 for _ in range(ws.population):
                     end = math.inf if ws.session is None else ws.session()
-                    self._resume(p, ws, end)
+                    self._resume(p, ws, end, -ws.uniform() * self.max_duration)
                 continue
             rate0 = p.arrivals.mean_between(-3600.0, 0.0) / 3600.0
             if ws.session is None or rate0 <= 0:
                 continue
             lengths = np.array([ws.session() for _ in range(4096)])
             count = int(np.random.default_rng(int(ws.uniform() * 2**32)).poisson(rate0 * ws.session_mean))
-            if count == 0:
-                continue
             weights = np.cumsum(lengths) / lengths.sum()
+            again = "max_duration" in ws.reconnect_on
             for _ in range(count):
                 length = float(lengths[min(int(np.searchsorted(weights, ws.uniform())), len(lengths) - 1)])
-                self._resume(p, ws, length * ws.uniform())
+                full = length * ws.uniform()
+                if again:
+                    age = math.fmod(full, self.max_duration)
+                elif full >= self.max_duration:
+                    continue  # its one connection has closed at the 2 hours
+                else:
+                    age = full
+                self._resume(p, ws, length - full, -age)
 
-    def _resume(self, client: Any, ws: WsClient, end: float) -> None:
+    def _resume(self, client: Any, ws: WsClient, end: float, opened: float) -> None:
         s = Session(client, ws, end)
-        self._open(0.0, s, opened=-ws.uniform() * self.max_duration)
+        if ws.rate > 0:  # users already under way are at every phase of their messages
+            s.next_msg = (ws.uniform() if ws.constant else ws.exponential()) / ws.rate
+        self._open(0.0, s, opened=opened)
         gap = min(self.idle, ws.keep_alive, 1.0 / ws.rate if ws.rate > 0 else math.inf)
         s.last = max(s.opened, -ws.uniform() * gap)
         self._schedule(s)
@@ -301,7 +312,7 @@ class WebSocketApi(Door):
         s.opened = opened
         s.max_at = opened + self.max_duration
         s.last = now
-        self.live.add(s)
+        self.live[s] = None
         self.counts.open.ups.append(max(0.0, opened))
         level = len(self.live)
         if level > self.counts.peak and now >= self._warmup:
@@ -310,8 +321,10 @@ class WebSocketApi(Door):
             s.next_msg = now + self._gap(s.ws, first=True)
 
     def _gap(self, ws: WsClient, first: bool = False) -> float:
+        """The wait for the next message. Evenly spaced messages of a new session start half a gap
+        in (a session of k gaps holds exactly k messages, whatever it is cut at)."""
         if ws.constant:
-            return (ws.uniform() if first else 1.0) / ws.rate
+            return (0.5 if first else 1.0) / ws.rate
         return ws.exponential() / ws.rate
 
     def _schedule(self, s: Session) -> None:
@@ -426,7 +439,7 @@ class WebSocketApi(Door):
         """The connection closes: its minutes, its ``$disconnect`` (best-effort), and what the client does next."""
         s.open = False
         s.gen += 1
-        self.live.discard(s)
+        self.live.pop(s, None)
         counts = self.counts
         counts.open.downs.append(now)
         self._minutes(s.opened, now)
