@@ -1093,7 +1093,8 @@ def validate(
 @app.command()
 def init(
     api_type: Annotated[
-        str, typer.Option("--type", metavar="rest|http|alb|function_url", help="the front door of the function")
+        str,
+        typer.Option("--type", metavar="rest|http|alb|function_url|websocket", help="the front door of the function"),
     ] = "http",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")

@@ -57,6 +57,11 @@ def monthly_volume(sc: Scenario) -> float:
     total = 0.0
     for i, c in enumerate(sc.clients):
         a = c.arrival
+        if a is None:
+            raise ValueError(
+                f"clients.{i}: break-even scales request arrival rates; a WebSocket client's volume is its "
+                "connections and messages (compare its designs with --vary instead)"
+            )
         if not isinstance(a, (PoissonArrival, ConstantArrival)) or a.rate is None:
             raise ValueError(
                 f"clients.{i}.arrival: break-even scales Poisson and constant arrival rates; this client's "

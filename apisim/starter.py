@@ -8,7 +8,7 @@ variants and checks that what the comments call a default is the schema's defaul
 
 from __future__ import annotations
 
-TYPES = ("rest", "http", "alb", "function_url")
+TYPES = ("rest", "http", "alb", "function_url", "websocket")
 """The front doors ``init --type`` offers."""
 
 _HEAD = """\
@@ -78,6 +78,30 @@ api:
       integration: {type: lambda, function: items}
 """
 
+_WEBSOCKET = """\
+api:
+  type: websocket              # connections that carry messages both ways; billed per message and connection-minute
+  route_selection: $request.body.action   # for the record: clients' messages.routes pick the routes
+  # authorizer: {type: lambda, function: authz}   # lambda | iam | none (default none); on $connect only
+  # metering: {connect_disconnect: false, connection_minutes: exact}   # what AWS leaves unsaid (defaults shown)
+  routes:                      # route keys: $connect, $disconnect, $default or a name
+    - {route: $connect, integration: {type: lambda, function: items}}
+    - {route: $disconnect, integration: {type: lambda, function: items}}
+    - route: sendMessage
+      integration: {type: lambda, function: items}
+      timeout: 29s             # integration timeout (default 29s, at most 29s)
+"""
+
+_WEBSOCKET_CLIENT = """\
+    connections:               # a WebSocket client opens connections instead of sending requests
+      arrival: {process: poisson, rate: 2}   # new sessions a second; or population: {users: 1000}
+      session: {dist: lognormal, median: 20m, p99: 3h}   # how long a user stays (2 h connections, then reconnect)
+      reconnect: {on: [max_duration, idle], delay: 1s}   # default (the delay an estimate)
+    messages: {rate_per_connection: 0.01, routes: {sendMessage: 1.0}, bytes: 500}   # per open connection
+    keep_alive: 9m             # an app-level ping after 9 minutes without a message (billed); none: no pings
+    fan_out: {kind: room, size: 10}   # pushes through @connections per message: one_to_one | room | broadcast
+"""
+
 _CONNECTIONS = """\
     connections: {keep_alive: true, requests_per_connection: 10}   # an ALB bills new and active connections
 """
@@ -131,13 +155,17 @@ def starter(api_type: str = "http") -> str:
         raise ValueError(f"the type is one of {', '.join(TYPES)}, not {api_type!r}")
     label = {
         "rest": "a REST API", "http": "an HTTP API", "alb": "an Application Load Balancer",
-        "function_url": "a Lambda function URL",
+        "function_url": "a Lambda function URL", "websocket": "a WebSocket API",
     }[api_type]  # fmt: skip
     head = _HEAD.format(label=label, type=api_type.replace("_", "-"))
-    api = {"rest": _REST, "http": _HTTP, "alb": _ALB, "function_url": _FUNCTION_URL}[api_type]
+    api = {"rest": _REST, "http": _HTTP, "alb": _ALB, "function_url": _FUNCTION_URL, "websocket": _WEBSOCKET}[api_type]
     tail = _TAIL
     if api_type == "rest":
         tail = tail.replace("\n\npricing:", "\n" + _REST_CLIENT + "\npricing:")
     if api_type == "alb":
         tail = tail.replace("\n\npricing:", "\n" + _CONNECTIONS + "\npricing:")
+    if api_type == "websocket":
+        start = tail.index("    arrival: {process: poisson")
+        end = tail.index("    # retry:")  # a message's size is messages.bytes
+        tail = tail[:start] + _WEBSOCKET_CLIENT + tail[end:]
     return head + "\n" + api + tail

@@ -443,7 +443,7 @@ def test_a_plain_number_of_seconds_is_a_duration(verb: str, tmp_path: Path) -> N
         assert json.loads(summary.read_text())["simulated_seconds"] == 7.5
 
 
-@pytest.mark.parametrize("api_type", ["rest", "http", "alb", "function_url"])
+@pytest.mark.parametrize("api_type", ["rest", "http", "alb", "function_url", "websocket"])
 def test_init_writes_a_starter_that_validates_and_runs(api_type: str, tmp_path: Path) -> None:
     from apisim import load
 
@@ -470,7 +470,13 @@ def test_init_writes_a_starter_that_validates_and_runs(api_type: str, tmp_path: 
     (client,) = sc.clients
     assert (client.request_bytes, client.response_bytes) == (bare.clients[0].request_bytes,
                                                              bare.clients[0].response_bytes)  # fmt: skip
-    timeouts = {"rest": 29, "http": 30, "alb": 900, "function_url": 900}  # the function's own caps the last two
+    timeouts = {
+        "rest": 29,
+        "http": 30,
+        "alb": 900,
+        "function_url": 900,
+        "websocket": 29,
+    }  # the function's own caps the last two
     assert sc.all_apis[sc.name].timeout(sc.api.routes[0]) == timeouts[api_type]
 
 

@@ -283,3 +283,16 @@ def test_websocket_keys_on_another_door_are_refused(tmp_path: Path) -> None:
         scenario(tmp_path, text)
     assert "route keys like $connect are a WebSocket API's" in str(err.value)
     assert "connections.arrival is a WebSocket client's" in str(err.value)
+
+
+def test_a_message_due_while_reconnecting_waits_for_the_connection(tmp_path: Path) -> None:
+    # Without pings connections idle out and reconnect after 5 s; messages that fell due meanwhile
+    # are sent once connected (never back in time: a bucket asked out of order would refuse them).
+    sc = scenario(
+        tmp_path, CHAT,
+        **{"simulation": {"basis": "window", "duration": "40m", "warmup": "5m"}, "clients.0.keep_alive": "none",
+           "clients.0.connections.reconnect": {"on": ["idle", "max_duration"], "delay": "5s"}},
+    )  # fmt: skip
+    s = apisim.simulate(sc).summary
+    assert s["apis"]["chat"]["websocket"]["closes"]["idle"] > 100
+    assert set(s["status_counts"]) == {"200"}

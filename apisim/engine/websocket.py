@@ -319,6 +319,8 @@ class WebSocketApi(Door):
             self.counts.peak = level
         if s.ws.rate > 0 and s.next_msg == math.inf:
             s.next_msg = now + self._gap(s.ws, first=True)
+        elif s.next_msg < now:  # due while the client was reconnecting: it sends the message once connected
+            s.next_msg = now
 
     def _gap(self, ws: WsClient, first: bool = False) -> float:
         """The wait for the next message. Evenly spaced messages of a new session start half a gap
