@@ -1115,6 +1115,105 @@ def init(
     _console().print(f"wrote [bold]{escape(str(out))}[/]: check it with apisim validate, run it with apisim run")
 
 
+FIT_FILE_OPTIONS = ("--access-logs", "--report-logs", "--metrics", "--requests")
+"""fit's options that take several files at once (``--access-logs logs/*.json``, as a shell expands it)."""
+
+
+@app.command()
+def fit(
+    access_logs: Annotated[list[Path] | None, typer.Option(metavar="FILES", help="API Gateway access logs")] = None,
+    access_format: Annotated[
+        str | None,
+        typer.Option(metavar="TEMPLATE", help="the stage's access-log format string, when not a console one"),
+    ] = None,
+    report_logs: Annotated[
+        list[Path] | None, typer.Option(metavar="FILES", help="Lambda logs with REPORT lines (file name: the function)")
+    ] = None,
+    function: Annotated[
+        str | None, typer.Option(metavar="NAME", help="the function every REPORT file belongs to")
+    ] = None,
+    metrics: Annotated[
+        list[Path] | None, typer.Option(metavar="FILES", help="aws cloudwatch get-metric-data JSON output")
+    ] = None,
+    requests: Annotated[
+        list[Path] | None, typer.Option(metavar="FILES", help="per-request CSV or Parquet (give --columns)")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(metavar="MAP", help="start=COL:s,duration=COL:ms,cold=COL,instance=COL,...")
+    ] = None,
+    name: Annotated[str, typer.Option(metavar="NAME", help="the fitted scenario's name")] = "fitted",
+    api_type: Annotated[str, typer.Option("--type", metavar="http|rest", help="the API's type")] = "http",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace FILE (and the --report folder) if it exists")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="plots of each fit against the data, and a simulation's against it"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="read input files past the size limits")] = False,
+) -> None:
+    """Fit a scenario to what AWS logged: arrivals, route mix, run times, cold starts, idle expiry, overhead."""
+    from apisim import fitting, logs
+    from apisim.reading import InputRefused
+
+    with _user_errors():
+        if api_type not in ("http", "rest"):
+            raise UserError(f"--type is http or rest, not {api_type!r}")
+        if not (access_logs or report_logs or metrics or requests):
+            raise UserError("give at least one input: --access-logs, --report-logs, --metrics or --requests")
+        if requests and not columns:
+            raise UserError("--requests needs --columns (which column is what), e.g. start=start_time:s,duration=ms:ms")
+        obs = logs.Observations()
+        try:
+            if access_logs:
+                logs.read_access_logs(access_logs, obs, template=access_format, force=force)
+            if report_logs:
+                logs.read_report_logs(report_logs, obs, function=function, force=force)
+            if metrics:
+                logs.read_metrics(metrics, obs, force=force)
+            if requests:
+                logs.read_requests(requests, logs.parse_columns(columns or ""), obs, force=force)
+            fitted = fitting.fit(obs, name=name, api_type=api_type)
+        except (InputRefused, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        text = fitting.scenario_text(fitted, obs.sources)
+        sc = validate_scenario(__import__("yaml").safe_load(text), source=str(out or "the fitted scenario"))
+        for line in obs.skipped_text():
+            _warning(f"skipped {line}")
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            _write_new(out, text, overwrite=overwrite)
+        if report is not None:
+            from apisim.fitreport import write_fit_report
+
+            write_fit_report(report, sc, fitted, overwrite=overwrite)
+    if out is not None:
+        _console().print(f"wrote [bold]{escape(str(out))}[/]: check it with apisim validate, run it with apisim run")
+    if report is not None:
+        _console().print(f"wrote [bold]{escape(str(report))}[/]: the fits against the data")
+
+
+def _many_values(argv: list[str]) -> list[str]:
+    """``fit --access-logs a b c`` as ``fit --access-logs a --access-logs b --access-logs c``: a shell
+    expands ``logs/*.json`` into many words, and click's options take one value each."""
+    if "fit" not in argv:
+        return argv
+    out: list[str] = []
+    current = None
+    for word in argv:
+        if word in FIT_FILE_OPTIONS:
+            current = word
+            continue
+        if current is not None and not word.startswith("-"):
+            out += [current, word]
+            continue
+        current = None
+        out.append(word)
+    return out
+
+
 def _write_new(path: Path, text: str, *, overwrite: bool) -> None:
     """Write ``text`` to the file ``path``: a new file, or (``overwrite``) one replaced whole, never a folder."""
     if path.is_dir():
@@ -1160,7 +1259,7 @@ def main() -> None:
 
     matplotlib.use("Agg")  # figures are only ever written to files from the command line
     try:
-        app()
+        app(args=_many_values(sys.argv[1:]))
     except SystemExit as exc:
         if exc.code == ABORTED:
             # After a Ctrl-C a stopped worker pool's threads may still be closing their pipes; the

@@ -18,12 +18,13 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "reading", "scratch", "output"}),
     ("schema", {"scenario"}),
     ("loading", {"traces", "loading", "budget"}),
+    ("inputs", {"logs", "fitting"}),
     ("engine", {"engine"}),
     ("metrics", {"metrics", "quotas"}),
     ("cost", {"cost", "headline", "month"}),
     ("render", {"charts", "plots", "pages", "formats"}),
     ("orchestration", {"experiment", "studies", "crossings"}),
-    ("faces", {"publish", "report", "tables", "gates", "cli", "starter", "__init__"}),
+    ("faces", {"publish", "report", "tables", "gates", "cli", "starter", "fitreport", "__init__"}),
 ]  # fmt: skip
 """scenario file → validated model → engine (build, doors, account, functions) → metrics → month and
 cost → rendering → the Python API and studies → the faces people use."""
