@@ -8,6 +8,7 @@
 
 from apisim.crossings import breakeven
 from apisim.experiment import Result, replicate, replication_seed, run_many, simulate
+from apisim.fitting import fit_files
 from apisim.loading import load, validate_scenario
 from apisim.problems import RunTooLarge, ScenarioError
 from apisim.scenario import Scenario
@@ -24,6 +25,7 @@ __all__ = [
     "breakeven",
     "compare",
     "diff",
+    "fit_files",
     "load",
     "plan",
     "plots",

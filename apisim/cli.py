@@ -1154,31 +1154,18 @@ def fit(
     force: Annotated[bool, typer.Option(help="read input files past the size limits")] = False,
 ) -> None:
     """Fit a scenario to what AWS logged: arrivals, route mix, run times, cold starts, idle expiry, overhead."""
-    from apisim import fitting, logs
+    from apisim.fitting import fit_files
     from apisim.reading import InputRefused
 
     with _user_errors():
-        if api_type not in ("http", "rest"):
-            raise UserError(f"--type is http or rest, not {api_type!r}")
-        if not (access_logs or report_logs or metrics or requests):
-            raise UserError("give at least one input: --access-logs, --report-logs, --metrics or --requests")
-        if requests and not columns:
-            raise UserError("--requests needs --columns (which column is what), e.g. start=start_time:s,duration=ms:ms")
-        obs = logs.Observations()
         try:
-            if access_logs:
-                logs.read_access_logs(access_logs, obs, template=access_format, force=force)
-            if report_logs:
-                logs.read_report_logs(report_logs, obs, function=function, force=force)
-            if metrics:
-                logs.read_metrics(metrics, obs, force=force)
-            if requests:
-                logs.read_requests(requests, logs.parse_columns(columns or ""), obs, force=force)
-            fitted = fitting.fit(obs, name=name, api_type=api_type)
+            result = fit_files(
+                access_logs=access_logs, access_format=access_format, report_logs=report_logs, function=function,
+                metrics=metrics, requests=requests, columns=columns, name=name, api_type=api_type, force=force,
+            )  # fmt: skip
         except (InputRefused, ValueError) as exc:
             raise UserError(str(exc)) from None
-        text = fitting.scenario_text(fitted, obs.sources)
-        sc = validate_scenario(__import__("yaml").safe_load(text), source=str(out or "the fitted scenario"))
+        sc, text, fitted, obs = result.scenario, result.text, result.fitted, result.observations
         for line in obs.skipped_text():
             _warning(f"skipped {line}")
         if out is None:

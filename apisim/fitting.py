@@ -33,7 +33,7 @@ import numpy as np
 
 from apisim.logs import Observations
 
-MAX_EMPIRICAL_VALUES = 1000
+MAX_EMPIRICAL_VALUES = 200
 """An empirical distribution keeps at most this many evenly spaced quantiles of the sample."""
 
 KS_ALPHA = 0.01
@@ -408,3 +408,60 @@ def scenario_text(f: Fitted, sources: list[str]) -> str:
     if f.response_bytes is not None:
         lines.append(f"    response_bytes: {f.response_bytes.value}   # {f.response_bytes.note}")
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_files` gives: the scenario, its file's text, the fits behind it, what was read."""
+
+    scenario: Any  # apisim.Scenario
+    text: str
+    fitted: Fitted
+    observations: Observations
+
+
+def fit_files(
+    *,
+    access_logs: list[Any] | None = None,
+    access_format: str | None = None,
+    report_logs: list[Any] | None = None,
+    function: str | None = None,
+    metrics: list[Any] | None = None,
+    requests: list[Any] | None = None,
+    columns: str | None = None,
+    name: str = "fitted",
+    api_type: str = "http",
+    force: bool = False,
+) -> FitResult:
+    """Read the files and fit a scenario (``apisim fit``'s work, for Python): ``result.scenario`` runs
+    with :func:`apisim.simulate`, ``result.text`` is the commented file. Raises ``InputRefused`` for a
+    file that is not what its argument says and ``ValueError`` when nothing can be fitted."""
+    from pathlib import Path
+
+    from apisim import logs
+    from apisim.loading import validate_scenario
+
+    def paths(files: list[Any] | None) -> list[Path]:
+        return [Path(f) for f in files or []]
+
+    if api_type not in ("http", "rest"):
+        raise ValueError(f"the API's type is http or rest, not {api_type!r}")
+    if not (access_logs or report_logs or metrics or requests):
+        raise ValueError("give at least one input: access logs, REPORT logs, metrics or a requests table")
+    if requests and not columns:
+        raise ValueError("a requests table needs its columns (which column is what), e.g. start=start_time:s")
+    obs = logs.Observations()
+    if access_logs:
+        logs.read_access_logs(paths(access_logs), obs, template=access_format, force=force)
+    if report_logs:
+        logs.read_report_logs(paths(report_logs), obs, function=function, force=force)
+    if metrics:
+        logs.read_metrics(paths(metrics), obs, force=force)
+    if requests:
+        logs.read_requests(paths(requests), logs.parse_columns(columns or ""), obs, force=force)
+    fitted = fit(obs, name=name, api_type=api_type)
+    text = scenario_text(fitted, obs.sources)
+    import yaml
+
+    sc = validate_scenario(yaml.safe_load(text), source="the fitted scenario")
+    return FitResult(sc, text, fitted, obs)

@@ -119,3 +119,19 @@ def test_python_snippet_runs(monkeypatch, tmp_path: Path) -> None:
     assert namespace["res"].summary["scenario"] == "authorizer-secured"
     assert (tmp_path / "runs" / "a" / "summary.json").exists()
     assert len(namespace["runs"]) == 2
+
+
+def test_shell_blocks_run_in_order(tmp_path: Path) -> None:
+    """```shell blocks are walkthroughs: each line may use what the one before wrote, so they run in
+    order, in a copy of the repository's scenarios and examples."""
+    light_copy(tmp_path)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    lines = [ln.split("  #")[0].strip() for block in blocks("shell") for ln in block.splitlines() if ln.strip()]
+    assert lines, "the README has a walkthrough"
+    for line in lines:
+        assert line.startswith(".venv/bin/apisim "), line
+        proc = subprocess.run(
+            [sys.executable, "-m", "apisim.cli", *shlex.split(line)[1:]],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, f"{line}\n{proc.stderr}"
