@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "reading", "scratch", "output"}),
     ("schema", {"scenario"}),
     ("loading", {"traces", "loading", "budget"}),
+    ("inputs", {"iac"}),  # infrastructure code → a scenario: needs the schema and loading, not the engine
     ("engine", {"engine"}),
     ("metrics", {"metrics", "quotas"}),
     ("cost", {"cost", "headline", "month"}),
