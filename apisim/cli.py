@@ -1185,7 +1185,8 @@ def fit(
 def _many_values(argv: list[str]) -> list[str]:
     """``fit --access-logs a b c`` as ``fit --access-logs a --access-logs b --access-logs c``: a shell
     expands ``logs/*.json`` into many words, and click's options take one value each."""
-    if "fit" not in argv:
+    verb = next((w for w in argv if not w.startswith("-")), None)
+    if verb != "fit":
         return argv
     out: list[str] = []
     current = None
@@ -1199,6 +1200,53 @@ def _many_values(argv: list[str]) -> list[str]:
         current = None
         out.append(word)
     return out
+
+
+@app.command(name="import")
+def import_(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE", help="a SAM or CloudFormation template, an OpenAPI document or a Terraform file"
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
+    ] = None,
+    usage: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="a scenario (apisim fit's, say) whose clients and run times replace the placeholders"
+        ),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace FILE if it exists")] = False,
+) -> None:
+    """Write a scenario from infrastructure code: its APIs, routes, throttles, caches, authorizers and functions.
+
+    Every value's comment says where in the code it came from; what the code cannot know (traffic, run
+    times) is a marked PLACEHOLDER, or comes from --usage. What is not mapped is listed at the top and on
+    stderr. A value the code does not settle (an intrinsic, an expression) is a located error, exit 2:
+    the scenario is still written, with that value a marked placeholder.
+    """
+    from apisim.iac import import_file, read_usage
+
+    with _user_errors():
+        imported = import_file(file, read_usage(usage) if usage is not None else None)
+        design = imported.design
+        for item in design.unmapped:
+            _warning(f"{file}: not mapped: {item}")
+        if out is None:
+            sys.stdout.write(imported.text)
+        else:
+            _write_new(out, imported.text, overwrite=overwrite)
+        if design.problems:
+            raise ScenarioError(str(file), design.problems, where="the scenario leaves as placeholders")
+    if out is not None:
+        _console().print(
+            f"wrote [bold]{escape(str(out))}[/] ({len(imported.scenario.all_apis)} API(s), "
+            f"{len(imported.scenario.functions)} function(s)): set its PLACEHOLDER values, then apisim run",
+            highlight=False,
+        )
 
 
 def _write_new(path: Path, text: str, *, overwrite: bool) -> None:

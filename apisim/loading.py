@@ -178,8 +178,11 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
     return size[id(root)]
 
 
-def compose_yaml(text: str, source: str) -> yaml.Node | None:
-    """Parse YAML text into a node tree (which keeps line numbers), refusing alias bombs and huge documents."""
+def compose_yaml(text: str, source: str, loader: Any = None) -> yaml.Node | None:
+    """Parse YAML text into a node tree (which keeps line numbers), refusing alias bombs and huge documents.
+
+    ``loader``: a safe PyYAML loader class other than the scenario's (CloudFormation's short-form tags).
+    """
     # Every value needs a separator (a comma or a line); counting them first refuses a document
     # far over the node limit before the parser builds an object for each of its values.
     separators = text.count(",") + text.count("\n")
@@ -189,7 +192,7 @@ def compose_yaml(text: str, source: str) -> yaml.Node | None:
                                  f"{MAX_EXPANDED_NODES:,} nodes)")],
         )  # fmt: skip
     try:
-        node = yaml.compose(text, Loader=ScenarioLoader)
+        node = yaml.compose(text, Loader=loader or ScenarioLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "reading", "scratch", "output"}),
     ("schema", {"scenario"}),
     ("loading", {"traces", "loading", "budget"}),
-    ("inputs", {"logs", "fitting"}),
+    ("inputs", {"logs", "fitting", "iac"}),  # what AWS logs and infrastructure code say → a scenario
     ("engine", {"engine"}),
     ("metrics", {"metrics", "quotas"}),
     ("cost", {"cost", "headline", "month"}),

@@ -208,7 +208,7 @@ def test_shell_completion_is_offered_and_completes_verbs_and_flags() -> None:
     assert r.stdout.split() == ["--duration"]
 
 
-VERBS = ["run", "compare", "sweep", "plan", "report", "validate", "init", "schema", "version"]
+VERBS = ["run", "compare", "sweep", "plan", "report", "validate", "init", "import", "schema", "version"]
 
 
 @pytest.mark.parametrize("verb", [None, *VERBS])

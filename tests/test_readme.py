@@ -80,6 +80,7 @@ def test_readme_starts_with_exactly_the_two_commands() -> None:
 
 def test_tour_commands_run(tmp_path: Path) -> None:
     light_copy(tmp_path)
+    shutil.copytree(ROOT / "tests" / "data" / "iac", tmp_path / "tests" / "data" / "iac")  # what `import` reads
     commands = [  # every block after the two commands: the tour and the month's
         line.split("#")[0].strip()
         for block in blocks("")[1:]
@@ -91,7 +92,8 @@ def test_tour_commands_run(tmp_path: Path) -> None:
     def run(command: str) -> tuple[str, subprocess.CompletedProcess]:
         copies = " ".join(sorted(p.name for p in (tmp_path / "scenarios").glob("*.yaml")))
         args = shlex.split(command.replace("scenarios/*.yaml", copies))
-        args = [a if not a.endswith(".yaml") or a.startswith("scenarios/") else f"scenarios/{a}" for a in args[1:]]
+        kept = ("scenarios/", "tests/")  # files the commands read where they are; others go to the copies
+        args = [a if not a.endswith(".yaml") or a.startswith(kept) else f"scenarios/{a}" for a in args[1:]]
         if ">" in args:
             args = args[: args.index(">")]
         proc = subprocess.run(
