@@ -26,6 +26,7 @@ __all__ = [
     "compare",
     "diff",
     "fit_files",
+    "iac",
     "load",
     "plan",
     "plots",
@@ -40,9 +41,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # apisim.plots imports matplotlib: only when asked for, so a plain `import apisim` stays light.
-    if name == "plots":
+    # apisim.plots imports matplotlib, apisim.iac its parsers: only when asked for, so a plain
+    # `import apisim` stays light.
+    if name in ("plots", "iac"):
         import importlib
 
-        return importlib.import_module("apisim.plots")
+        return importlib.import_module(f"apisim.{name}")
     raise AttributeError(f"module 'apisim' has no attribute {name!r}")

@@ -115,7 +115,7 @@ def test_the_bill_knows_no_door_by_name() -> None:
 def test_public_api_is_what_the_readme_documents() -> None:
     documented = {"Result", "RunTooLarge", "Scenario", "ScenarioError", "__version__", "load", "replicate"}
     documented |= {"replication_seed", "run_many", "simulate", "validate_scenario", "compare", "sweep", "plan", "diff"}
-    documented |= {"replications", "plots", "breakeven", "fit_files"}
+    documented |= {"replications", "plots", "breakeven", "fit_files", "iac"}
     assert set(apisim.__all__) == documented
     readme = (PKG.parent / "README.md").read_text()
     for name in documented - {"__version__", "Scenario", "Result", "replications"}:
