@@ -1182,6 +1182,34 @@ def fit(
         _console().print(f"wrote [bold]{escape(str(report))}[/]: the fits against the data")
 
 
+@app.command()
+def export(
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario file (YAML)")],
+    infracost_usage: Annotated[
+        Path, typer.Option(metavar="FILE", help="write an Infracost usage file of the simulated month here")
+    ],
+    seed: Annotated[int | None, SEED] = None,
+    duration: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="override simulation.duration: 10m, 30s, or seconds")
+    ] = None,
+    warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.warmup")] = None,
+    basis: Annotated[str | None, typer.Option(metavar="month|window", help="override simulation.basis")] = None,
+    windows: Annotated[int | None, typer.Option(metavar="N", min=2, help="override simulation.windows")] = None,
+    force: Annotated[bool, FORCE] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace FILE if it exists")] = False,
+) -> None:
+    """Simulate the scenario's month and write its usage for Infracost (infracost breakdown --usage-file)."""
+    from apisim.exporting import infracost_text
+
+    with _user_errors():
+        sc = _with_overrides(load(scenario, force=force), duration, warmup, basis, windows)
+        if infracost_usage.exists() and not overwrite:
+            raise UserError(f"{infracost_usage} exists; pass --overwrite to replace it")
+        result = simulate(sc, seed=seed, force=force)
+        _write_new(infracost_usage, infracost_text(result), overwrite=overwrite)
+    _console().print(f"wrote [bold]{escape(str(infracost_usage))}[/]: infracost breakdown --usage-file it")
+
+
 def _many_values(argv: list[str]) -> list[str]:
     """``fit --access-logs a b c`` as ``fit --access-logs a --access-logs b --access-logs c``: a shell
     expands ``logs/*.json`` into many words, and click's options take one value each."""

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("cost", {"cost", "headline", "month"}),
     ("render", {"charts", "plots", "pages", "formats"}),
     ("orchestration", {"experiment", "studies", "crossings"}),
-    ("faces", {"publish", "report", "tables", "gates", "cli", "starter", "fitreport", "__init__"}),
+    ("faces", {"publish", "report", "tables", "gates", "cli", "starter", "fitreport", "exporting", "__init__"}),
 ]  # fmt: skip
 """scenario file → validated model → engine (build, doors, account, functions) → metrics → month and
 cost → rendering → the Python API and studies → the faces people use."""

@@ -208,7 +208,20 @@ def test_shell_completion_is_offered_and_completes_verbs_and_flags() -> None:
     assert r.stdout.split() == ["--duration"]
 
 
-VERBS = ["run", "compare", "sweep", "plan", "report", "validate", "init", "import", "schema", "version"]
+VERBS = [
+    "run",
+    "compare",
+    "sweep",
+    "plan",
+    "report",
+    "validate",
+    "init",
+    "import",
+    "fit",
+    "export",
+    "schema",
+    "version",
+]
 
 
 @pytest.mark.parametrize("verb", [None, *VERBS])
