@@ -92,12 +92,15 @@ def websocket_load(sc: Scenario, client: Client) -> tuple[float, float]:
     limits = defaults.value("websocket")
     if conn.population is not None:
         open_ = float(conn.population.users)
-        connects = 0.0
+        # Each user's sessions follow one another, a second apart at least (the engine's floor).
+        turnover = (conn.session.mean + max(1.0, conn.reconnect.delay)) if conn.session is not None else math.inf
+        connects = open_ * duration / turnover
     else:
         assert conn.arrival is not None
         connects = conn.arrival.expected_arrivals(duration)
         mean = conn.session.mean if conn.session is not None else duration
-        open_ = connects / duration * min(mean, duration) if duration else 0.0
+        # As many as the engine starts with (λ·E[S], sessions under way at t = 0), however long the run.
+        open_ = connects / duration * mean if duration else 0.0
     m = client.messages
     rate = m.rate_per_connection if m is not None else 0.0
     idle = float(limits["idle_timeout_s"])

@@ -1454,6 +1454,10 @@ def _websocket_client_problems(
                 out.append(((*at, "messages", "routes"), message, total))
     if client.fan_out is not None and (m is None or m.rate_per_connection == 0):
         out.append(((*at, "fan_out"), "pushes answer messages: give messages with a rate", None))
+    largest = int(defaults.value("websocket", "message_bytes"))
+    if client.fan_out is not None and (client.fan_out.bytes or 0) > largest:
+        message = f"an @connections push carries at most {largest:,} bytes (128 KB, AWS's message quota)"
+        out.append(((*at, "fan_out", "bytes"), message, client.fan_out.bytes))
     return out
 
 

@@ -296,3 +296,29 @@ def test_a_message_due_while_reconnecting_waits_for_the_connection(tmp_path: Pat
     s = apisim.simulate(sc).summary
     assert s["apis"]["chat"]["websocket"]["closes"]["idle"] > 100
     assert set(s["status_counts"]) == {"200"}
+
+
+def test_each_user_keeps_its_token_across_reconnects(tmp_path: Path) -> None:
+    # A tenth of the tokens are denied: those users never connect (403 at every try), the rest
+    # reconnect every 2 hours with their own valid token (before: every reconnect used token 0).
+    sc = scenario(
+        tmp_path, SEED,
+        **{"api.authorizer": {"type": "iam", "invalid_fraction": 0.1},
+           "simulation": {"basis": "window", "duration": "3h", "warmup": "10m"}},
+    )  # fmt: skip
+    s = apisim.simulate(sc).summary
+    ws = s["apis"]["seed-chat"]["websocket"]
+    assert 850 <= ws["connections"]["mean_open"] <= 950  # 900 expected: the users with a valid token
+    assert s["status_counts"]["403"] > 0 and ws["connections"]["opened"] > 0
+
+
+def test_a_window_of_evenly_spaced_sessions_starts_in_steady_state(tmp_path: Path) -> None:
+    # One session every 10 s, each an hour: 360 open from the first instant of a window of its own.
+    sc = scenario(
+        tmp_path, CHAT,
+        **{"simulation": {"basis": "window", "duration": "30m"},
+           "clients.0.connections.arrival": {"process": "constant", "rate": 0.1},
+           "clients.0.connections.session": "1h", "clients.0.messages": None, "clients.0.fan_out": None},
+    )  # fmt: skip
+    ws = apisim.simulate(sc).summary["apis"]["chat"]["websocket"]
+    assert ws["connections"]["mean_open"] == pytest.approx(360, rel=0.1)

@@ -465,6 +465,10 @@ def build_websocket(b: Builder, name: str, api: Api, ledger: Ledger, account: Ac
             delay=c.connections.reconnect.delay,
             lost_fraction=c.connections.disconnect_lost_fraction,
             coins=uniforms(b.rng(own + "coins")),
+            # A window of its own (not the month's) starts as if the traffic had run before it.
+            steady_rate=arrival_process(sc, i, before=True).mean_between(-3600.0, 0.0) / 3600.0
+            if b.at is None
+            else 0.0,
         )
     if account.connections is None:  # one bucket for every WebSocket API of the account
         t = sc.account.websocket_connections

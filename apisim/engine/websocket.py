@@ -82,16 +82,18 @@ class WsClient:
     delay: float
     lost_fraction: float
     coins: Draw  # U(0, 1): lost disconnects
+    steady_rate: float = 0.0  # new sessions a second before t = 0, for a window that starts mid-traffic
 
 
 class Session:
     """A user's stay, holding at most one connection at a time."""
 
-    __slots__ = ("client", "end", "gen", "last", "max_at", "next_msg", "open", "opened", "ws")
+    __slots__ = ("client", "end", "gen", "last", "max_at", "next_msg", "open", "opened", "token", "ws")
 
-    def __init__(self, client: Any, ws: WsClient, end: float) -> None:
+    def __init__(self, client: Any, ws: WsClient, end: float, token: int) -> None:
         self.client = client  # the engine's Population
         self.ws = ws
+        self.token = token  # the user's bearer token, presented at every $connect (-1: an invalid one)
         self.end = end  # when the user leaves (inf: never)
         self.open = False
         self.opened = 0.0
@@ -191,7 +193,7 @@ class WebSocketApi(Door):
                     end = math.inf if ws.session is None else ws.session()
                     self._resume(p, ws, end, -ws.uniform() * self.max_duration)
                 continue
-            rate0 = p.arrivals.mean_between(-3600.0, 0.0) / 3600.0
+            rate0 = p.arrivals.mean_between(-3600.0, 0.0) / 3600.0 or ws.steady_rate
             if ws.session is None or rate0 <= 0:
                 continue
             lengths = np.array([ws.session() for _ in range(4096)])
@@ -209,8 +211,17 @@ class WebSocketApi(Door):
                     age = full
                 self._resume(p, ws, length - full, -age)
 
+    def _token(self, client: Any) -> int:
+        """A user's token, from the client's own streams (a population's users, reconnects keep it)."""
+        return int(client.attributes(1)[2][0])
+
     def _resume(self, client: Any, ws: WsClient, end: float, opened: float) -> None:
-        s = Session(client, ws, end)
+        s = Session(client, ws, end, self._token(client))
+        if s.token < max(0, self.auth.deny_below if self.auth.kind == "lambda" else 0):
+            # A user whose token is refused was never connected: it tries within its first second.
+            again = ws.uniform()
+            self.ledger.at(again, self._connect, again, self._new_attempt(again, s, -1, False))
+            return
         if ws.rate > 0:  # users already under way are at every phase of their messages
             s.next_msg = (ws.uniform() if ws.constant else ws.exponential()) / ws.rate
         self._open(0.0, s, opened=opened)
@@ -223,7 +234,7 @@ class WebSocketApi(Door):
         if not isinstance(req, Attempt):
             ws = self.clients[req.client.index]
             end = math.inf if ws.session is None else now + ws.session()
-            session = Session(req.client, ws, end)
+            session = Session(req.client, ws, end, req.token)
             again = Attempt(req.id, req.client, req.route, req.api_key, req.token, -1, 0.0, now)
             again.session, again.message = session, False
             self._connect(now, again)
@@ -234,7 +245,7 @@ class WebSocketApi(Door):
             self._connect(now, req)
 
     def _new_attempt(self, now: float, s: Session, route: int, message: bool) -> Attempt:
-        req = Attempt(self.next_id, s.client, route, -1, 0, -1, 0.0, now)
+        req = Attempt(self.next_id, s.client, route, -1, s.token, -1, 0.0, now)
         self.next_id += 1
         req.session, req.message = s, message
         return req
@@ -464,8 +475,11 @@ class WebSocketApi(Door):
             return
         if cause in ws.reconnect_on and again < s.end:
             self.ledger.at(again, self._connect, again, self._new_attempt(again, s, -1, False))
-        elif ws.population:  # the session is over: a population's user starts another
-            fresh = Session(s.client, ws, math.inf if ws.session is None else again + ws.session())
+        elif ws.population:  # the session is over: a population's user starts another (a second on, at least)
+            again = now + max(1.0, ws.delay)
+            if again >= self._end:
+                return
+            fresh = Session(s.client, ws, math.inf if ws.session is None else again + ws.session(), s.token)
             self.ledger.at(again, self._connect, again, self._new_attempt(again, fresh, -1, False))
 
     def _minutes(self, opened: float, closed: float) -> None:
@@ -476,6 +490,7 @@ class WebSocketApi(Door):
 
     def finish(self, end: float) -> None:
         """Connections still open at the end: their seconds up to it."""
+        self.counts.peak = max(self.counts.peak, len(self.live))  # however few opened after warm-up
         for s in self.live:
             self._minutes(s.opened, end)
         self.counts.fold()
