@@ -37,9 +37,6 @@ from apisim.engine.clients import (
     Trace,
     zipf_cdf,
 )
-from apisim.engine.clients import (
-    Scaled as ScaledProcess,
-)
 from apisim.engine.cloudfront import CloudFrontDoor, EdgeFunction
 from apisim.engine.door import Door
 from apisim.engine.functions import AccountPool, FunctionPool
@@ -200,20 +197,32 @@ def arrival_process(sc: Scenario, index: int, *, before: bool = False) -> Arriva
     return Trace(arrival.times, arrival.period)
 
 
-def survey_process(sc: Scenario, index: int) -> ArrivalProcess:
+@dataclass(frozen=True)
+class Load:
+    """What the month's survey weighs a client by: an arrival process's expected counts times
+    ``factor``. It generates nothing (a WebSocket client's load is messages on the agenda)."""
+
+    base: ArrivalProcess
+    factor: float = 1.0
+
+    def mean_between(self, t0: float, t1: float) -> float:
+        """The expected load in [t0, t1)."""
+        return self.base.mean_between(t0, t1) * self.factor
+
+
+def survey_process(sc: Scenario, index: int) -> Load:
     """What the month's survey weighs client ``index`` by (its strata, its windows' weights): its
     arrivals, recurring before t = 0 too; for a WebSocket client its attempts (connects, messages,
     pings, pushes) at their steady rate, shaped like its connection arrivals where it has them."""
     c = sc.clients[index]
     process = arrival_process(sc, index, before=True)
     if not c.connections.websocket:
-        return process
+        return Load(process)
     duration = sc.simulation.duration
     work, _ = websocket_load(sc, c)
     if c.connections.arrival is None:
-        return Poisson(work / duration)
-    scale = work / max(process.mean_between(0.0, duration), 1e-300)
-    return ScaledProcess(process, scale)
+        return Load(Poisson(work / duration))
+    return Load(process, work / max(process.mean_between(0.0, duration), 1e-300))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -224,23 +224,6 @@ class Nothing(ArrivalProcess):
         return 0.0
 
 
-class Scaled(ArrivalProcess):
-    """Another process's expected counts times ``factor``: a measure of load, never generated."""
-
-    def __init__(self, base: ArrivalProcess, factor: float) -> None:
-        self.base = base
-        self.factor = factor
-
-    def times(self, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError("a scaled process measures load; it generates no arrivals")
-
-    def expected(self, t0: float, t1: float) -> float:
-        return self.base.expected(t0, t1) * self.factor
-
-    def mean_between(self, t0: float, t1: float) -> float:
-        return self.base.mean_between(t0, t1) * self.factor
-
-
 class Shifted(ArrivalProcess):
     """Another process seen from ``offset`` seconds on: a window that starts elsewhere in the month."""
 
