@@ -1186,8 +1186,16 @@ def fit(
 def export(
     scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario file (YAML)")],
     infracost_usage: Annotated[
-        Path, typer.Option(metavar="FILE", help="write an Infracost usage file of the simulated month here")
-    ],
+        Path | None, typer.Option(metavar="FILE", help="write an Infracost usage file of the simulated month here")
+    ] = None,
+    cloudwatch: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="write the simulated per-minute series here as CloudWatch datapoints (CSV)"),
+    ] = None,
+    terraform: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="address the usage file by this Terraform file's resources (by label)"),
+    ] = None,
     seed: Annotated[int | None, SEED] = None,
     duration: Annotated[
         str | None, typer.Option(metavar="DURATION", help="override simulation.duration: 10m, 30s, or seconds")
@@ -1196,18 +1204,41 @@ def export(
     basis: Annotated[str | None, typer.Option(metavar="month|window", help="override simulation.basis")] = None,
     windows: Annotated[int | None, typer.Option(metavar="N", min=2, help="override simulation.windows")] = None,
     force: Annotated[bool, FORCE] = False,
-    overwrite: Annotated[bool, typer.Option(help="replace FILE if it exists")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace the files if they exist")] = False,
 ) -> None:
-    """Simulate the scenario's month and write its usage for Infracost (infracost breakdown --usage-file)."""
-    from apisim.exporting import infracost_text
+    """Simulate the scenario's month and write its usage for Infracost (infracost breakdown --usage-file)
+    and its per-minute series as CloudWatch datapoints."""
+    from apisim.exporting import cloudwatch_frame, infracost_export, infracost_text
 
     with _user_errors():
+        if infracost_usage is None and cloudwatch is None:
+            raise UserError("nothing to write: give --infracost-usage FILE, --cloudwatch FILE, or both")
+        if terraform is not None and infracost_usage is None:
+            raise UserError("--terraform addresses the Infracost usage file: give --infracost-usage FILE too")
         sc = _with_overrides(load(scenario, force=force), duration, warmup, basis, windows)
-        if infracost_usage.exists() and not overwrite:
-            raise UserError(f"{infracost_usage} exists; pass --overwrite to replace it")
+        for out in (infracost_usage, cloudwatch):
+            if out is not None and out.exists() and not overwrite:
+                raise UserError(f"{out} exists; pass --overwrite to replace it")
+        if cloudwatch is not None and sc.simulation.bucket is None:
+            # CloudWatch's datapoints are a minute each: a minute's bucket keeps its percentiles exact.
+            sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"bucket": 60.0})})
         result = simulate(sc, seed=seed, force=force)
-        _write_new(infracost_usage, infracost_text(result), overwrite=overwrite)
-    _console().print(f"wrote [bold]{escape(str(infracost_usage))}[/]: infracost breakdown --usage-file it")
+        if infracost_usage is not None:
+            ex = infracost_export(result, terraform)
+            for line in ex.unmatched:
+                _warning(f"no Terraform match: {line}")
+            for line in ex.left:
+                _warning(f"Terraform resource given no usage: {line}")
+            _write_new(infracost_usage, infracost_text(result, terraform), overwrite=overwrite)
+        if cloudwatch is not None:
+            frame = cloudwatch_frame(result)
+            for note in frame.attrs["notes"]:
+                err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+            _write_new(cloudwatch, frame.to_csv(index=False, lineterminator="\n"), overwrite=overwrite)
+    if infracost_usage is not None:
+        _console().print(f"wrote [bold]{escape(str(infracost_usage))}[/]: infracost breakdown --usage-file it")
+    if cloudwatch is not None:
+        _console().print(f"wrote [bold]{escape(str(cloudwatch))}[/]: CloudWatch datapoints, one a row")
 
 
 def _many_values(argv: list[str]) -> list[str]:

@@ -219,6 +219,8 @@ def timeseries(run: RunLog) -> pd.DataFrame:
         frame[f"instances.{name}"] = f.live_buckets[:n]
         if len(f.peak_buckets):
             frame[f"peak.{name}"] = f.peak_buckets[:n]  # the most busy at once in the bucket
+        if len(f.invocation_buckets):
+            frame[f"invocations.{name}"] = f.invocation_buckets[:n]  # warm-up's too, like every column
     return frame
 
 

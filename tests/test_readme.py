@@ -128,6 +128,7 @@ def test_shell_blocks_run_in_order(tmp_path: Path) -> None:
     order, in a copy of the repository's scenarios and examples."""
     light_copy(tmp_path)
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copytree(ROOT / "tests" / "data" / "export", tmp_path / "tests" / "data" / "export")  # export --terraform
     lines = [ln.split("  #")[0].strip() for block in blocks("shell") for ln in block.splitlines() if ln.strip()]
     assert lines, "the README has a walkthrough"
     for line in lines:

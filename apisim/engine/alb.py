@@ -16,7 +16,9 @@ month basis each window for its stratum's hours).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from apisim import defaults
 from apisim.engine.direct import OK, DirectDoor
@@ -69,7 +71,11 @@ class Alb(DirectDoor):
     idle_timeout: float = 60.0
 
     def load(self, tally: Tally) -> LcuHour:
-        """The LCU dimensions of the counted part of the run, as rates held for an hour.
+        """The LCU dimensions of the counted part of the run, as rates held for an hour."""
+        return lcu_hour(**self.rates(tally), rules=self.rules)
+
+    def rates(self, tally: Tally) -> dict[str, float]:
+        """The counted part of the run's average rates on each LCU dimension.
 
         A connection carries ``per_connection`` requests; with keep-alive it stays open about the
         idle timeout after its last request, so the active connections are (Little's law) the new
@@ -87,13 +93,32 @@ class Alb(DirectDoor):
             active += opened / seconds * (self.idle_timeout if c.keep_alive else 1.0)
             processed += attempts * sizes[c.client].request_bytes
         processed += bytes_out(tally, self.callers, [OK])  # responses, and error answers
-        return lcu_hour(
-            new_per_s=new / seconds,
-            active_per_min=active,  # connections open at a time, sampled each minute
-            gb_per_hour=processed / 2**30 / seconds * 3600.0,
-            requests_per_s=requests / seconds,
-            rules=self.rules,
-        )
+        return {
+            "new_per_s": new / seconds,
+            "active_per_min": active,  # connections open at a time, sampled each minute
+            "gb_per_hour": processed / 2**30 / seconds * 3600.0,
+            "requests_per_s": requests / seconds,
+        }
+
+    def results(self, tally: Tally) -> dict[str, Any]:
+        """The summary's ``apis.NAME.alb`` block: the LCU dimensions' average rates over the counted
+        time (under the month basis the windows' rates weighted by the hours each stands for), and
+        the LCU-hours billed (each window's largest dimension, as the bill prices them)."""
+        parts = getattr(tally, "parts", None) or [(tally, 1.0)]
+        spans = [w * max(t.end - t.warmup, 0.0) for t, w in parts]
+        total = math.fsum(spans)
+        mean = dict.fromkeys(("new_per_s", "active_per_min", "gb_per_hour", "requests_per_s"), 0.0)
+        for (t, _), span in zip(parts, spans, strict=True):
+            for key, value in self.rates(t).items():
+                mean[key] += value * span / total if total else 0.0
+        return {
+            "new_connections_per_s": mean["new_per_s"],
+            "active_connections_per_min": mean["active_per_min"],
+            "processed_gb_per_hour": mean["gb_per_hour"],
+            "requests_per_s": mean["requests_per_s"],
+            "rules": self.rules,
+            "lcu_hours": math.fsum(w * self.load(t).billed * max(t.end - t.warmup, 0.0) / 3600.0 for t, w in parts),
+        }
 
     def usage(self, tally: Tally) -> list[UsageLine]:
         """The ALB's hours (all month), its LCU-hours over the counted run, and bytes out.

@@ -18,7 +18,9 @@ import numpy as np
 class LevelLog:
     """Area under a ±1 level over [start, end), in total and per bucket of ``width`` seconds."""
 
-    __slots__ = ("_area_at_edges", "_level_at_start", "downs", "edges", "end", "inv_width", "peaks", "start", "ups")
+    __slots__ = (
+        "_area_at_edges", "_level_at_start", "_rises", "downs", "edges", "end", "inv_width", "peaks", "start", "ups",
+    )  # fmt: skip
 
     def __init__(self, start: float, end: float, width: float) -> None:
         self.ups: list[float] = []
@@ -34,6 +36,7 @@ class LevelLog:
         self.edges = np.concatenate([np.minimum(np.arange(n + 1) * width, end), [start, end]])
         self._area_at_edges = np.zeros(len(self.edges))
         self._level_at_start = 0
+        self._rises = np.zeros(n, dtype=np.int64)  # +1s per bucket (a function's busy level: its invocations)
 
     def start_at(self, level: int) -> None:
         """Begin at ``level`` instead of 0 (as ``level`` ups at time 0, without holding one entry each)."""
@@ -53,6 +56,9 @@ class LevelLog:
             area, before = self._g(self.ups)
             self._area_at_edges += area
             self._level_at_start += before
+            n = len(self._rises)
+            at = np.minimum((np.asarray(self.ups) * self.inv_width).astype(np.int64), n - 1)
+            self._rises += np.bincount(at[at >= 0], minlength=n)
             self.ups.clear()
         if self.downs:
             area, before = self._g(self.downs)
@@ -70,6 +76,11 @@ class LevelLog:
         self.fold()
         area = self._area_at_edges[-1] - self._area_at_edges[-2]
         return float(_clean(np.array([area / (self.end - self.start)]))[0])
+
+    def bucket_rises(self) -> np.ndarray:
+        """How many times the level rose in each bucket (``start_at``'s level not counted)."""
+        self.fold()
+        return self._rises.copy()
 
     def bucket_means(self) -> np.ndarray:
         """Time-averaged level in each bucket (the last bucket may be partial)."""

@@ -44,6 +44,7 @@ class FunctionRun:
     busy_buckets: np.ndarray
     live_buckets: np.ndarray
     peak_buckets: np.ndarray = field(default_factory=lambda: np.zeros(0))  # highest busy count per bucket
+    invocation_buckets: np.ndarray = field(default_factory=lambda: np.zeros(0))  # invocations begun per bucket
 
 
 @dataclass
@@ -199,6 +200,7 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
             busy_buckets=pool.busy_log.bucket_means(),
             live_buckets=pool.live_log.bucket_means(),
             peak_buckets=np.asarray(pool.busy_log.peaks, dtype=float),
+            invocation_buckets=pool.busy_log.bucket_rises(),
         )
     return RunLog(
         scenario=sc,

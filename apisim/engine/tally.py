@@ -77,9 +77,8 @@ class Tally:
         self.requests = 0
         self.attempts_total = 0
         n = self.buckets
-        self.per_bucket = {
-            k: np.zeros(n, dtype=np.int64) for k in ("offered", "ok", "cache_hit", "status_429", "status_5xx")
-        }
+        kinds = ("offered", "ok", "cache_hit", "status_429", "status_4xx", "status_5xx")
+        self.per_bucket = {k: np.zeros(n, dtype=np.int64) for k in kinds}
         self.bucket_latency: list[LatencySketch | None] = [None] * n  # made when a bucket sees an attempt
         # A door's own counts beyond attempts (a WebSocket API's connections and messages), by door
         # name: kept here so a month weights each window's as it weights every other count.
@@ -116,6 +115,7 @@ class Tally:
         pb["ok"] += np.bincount(bucket[outcome == Outcome.OK], minlength=n)
         pb["cache_hit"] += np.bincount(bucket[outcome == Outcome.CACHE_HIT], minlength=n)
         pb["status_429"] += np.bincount(bucket[status == 429], minlength=n)
+        pb["status_4xx"] += np.bincount(bucket[(status >= 400) & (status < 500)], minlength=n)
         pb["status_5xx"] += np.bincount(bucket[status >= 500], minlength=n)
         order = np.argsort(bucket, kind="stable")
         cuts = np.flatnonzero(np.diff(bucket[order])) + 1
