@@ -1208,13 +1208,15 @@ def export(
 ) -> None:
     """Simulate the scenario's month and write its usage for Infracost (infracost breakdown --usage-file)
     and its per-minute series as CloudWatch datapoints."""
-    from apisim.exporting import cloudwatch_frame, infracost_export, infracost_text
+    from apisim.exporting import cloudwatch_frame, infracost_export, infracost_text, terraform_resources
 
     with _user_errors():
         if infracost_usage is None and cloudwatch is None:
             raise UserError("nothing to write: give --infracost-usage FILE, --cloudwatch FILE, or both")
         if terraform is not None and infracost_usage is None:
             raise UserError("--terraform addresses the Infracost usage file: give --infracost-usage FILE too")
+        if terraform is not None:
+            terraform_resources(terraform)  # a broken file is reported before the month is simulated
         sc = _with_overrides(load(scenario, force=force), duration, warmup, basis, windows)
         for out in (infracost_usage, cloudwatch):
             if out is not None and out.exists() and not overwrite:
