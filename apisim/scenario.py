@@ -291,6 +291,11 @@ class Simulation(Strict):
     bucket: Seconds | None = Field(
         None, ge=1e-6, description="width of a timeseries bucket (default: about 200 buckets)"
     )
+    engine: Literal["auto", "python", "compiled"] = Field(
+        "python",
+        description="auto: the compiled kernel where it covers the scenario, else Python; python: the readable "
+        "reference engine; compiled: the kernel or an error (both give the same numbers)",
+    )
 
     @model_validator(mode="after")
     def _warmup_before_end(self) -> Simulation:
