@@ -23,7 +23,6 @@ from apisim.engine.cache import TtlCache
 from apisim.engine.simulation import RunLog, arrival_windows, close
 from apisim.engine.throttle import TokenBucket
 
-N_STATUS = 600
 JITTER = {"none": 0, "full": 1, "equal": 2}
 AUTH = {"none": 0, "lambda": 1, "simple": 2}
 
@@ -102,12 +101,55 @@ def _grow(a: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+class Flat:
+    """The kernel's two arrays (``I``, ``F``) built from named regions, with a view of each by name.
+
+    Regions keep their shapes: ``flat["pi"]`` is the pools' table as a 2-D view into ``I``, so the
+    Python side reads and writes the kernel's state by name, and :meth:`replace` lays the arrays out
+    again when a region must grow (rarely: sizes double).
+    """
+
+    def __init__(self, regions: dict[str, np.ndarray]) -> None:
+        self.I = np.zeros(0, dtype=np.int64)
+        self.F = np.zeros(0)
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self._pack(regions)
+
+    def _pack(self, regions: dict[str, np.ndarray]) -> None:
+        I = np.zeros(k.NHEAD + sum(regions[n].size for n in k.INTS), dtype=np.int64)  # noqa: E741
+        F = np.zeros(sum(regions[n].size for n in k.FLOATS))
+        for names, target, at, first in ((k.INTS, I, k.NHEAD, 0), (k.FLOATS, F, 0, len(k.INTS))):
+            for r, name in enumerate(names, start=first):
+                a = regions[name]
+                I[r] = at
+                target[at : at + a.size] = a.ravel()
+                self.shapes[name] = a.shape
+                at += a.size
+        self.I, self.F = I, F
+        si = self["si"]
+        for field, region in ((k.N_STREAMS, "spos"), (k.N_POOLS, "pi"), (k.CAP_OUT, "oi"), (k.CAP_FLAGS, "ofl"),
+                              (k.CAP_REQ, "rqi"), (k.CAP_LV, "lvt"), (k.CAP_PW, "pw_t")):  # fmt: skip
+            si[field] = self.shapes[region][0]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """Region ``name``, a view into ``I`` or ``F`` in its own shape."""
+        r = k.INTS.index(name) if name in k.INTS else len(k.INTS) + k.FLOATS.index(name)
+        shape = self.shapes[name]
+        at = int(self.I[r])
+        size = int(np.prod(shape))
+        return (self.I if r < len(k.INTS) else self.F)[at : at + size].reshape(shape)
+
+    def replace(self, **arrays: np.ndarray) -> None:
+        """Lay the arrays out again with these regions in place of the current ones."""
+        regions = {n: arrays[n] if n in arrays else self[n].copy() for n in (*k.INTS, *k.FLOATS)}
+        self._pack(regions)
+
+
 class Packed:
     """A run's components as the kernel's arrays (``state``), and how to write them back."""
 
     def __init__(self, run: Run) -> None:
         self.built = run
-        sc = run.scenario
         streams = self.streams = Streams()
         account = run.account
         buckets: dict[int, int] = {}
@@ -127,8 +169,8 @@ class Packed:
         self.pools = pools
         pool_index = {id(p): i for i, p in enumerate(pools)}
         unreserved = account.unreserved
-        pi = np.zeros((len(pools), 22), dtype=np.int64)
-        pf = np.zeros((len(pools), 4))
+        pi = np.zeros((len(pools), k.NPI), dtype=np.int64)
+        pf = np.zeros((len(pools), k.NPF))
         comp_at = pcomp_at = idle_at = peak_at = 0
         for i, p in enumerate(pools):
             cap = (p.reserved if p.reserved is not None else max(unreserved.limit, 0)) + p.provisioned + 2
@@ -160,7 +202,7 @@ class Packed:
             cache_size += keys
             return len(cache_ttl) - 1, cache_base[-1]
 
-        ai = np.zeros((len(doors), 8), dtype=np.int64)
+        ai = np.zeros((len(doors), k.NAI), dtype=np.int64)
         gi_rows: dict[int, list[int]] = {}
         ri_rows: list[list[int]] = []
         rf_rows: list[list[float]] = []
@@ -189,9 +231,9 @@ class Packed:
                     rf_rows.append([r.invalid_fraction, r.error_fraction, r.timeout])
         gi = np.array([gi_rows.get(g, [0, -1, -1]) for g in range(len(run.stages))], dtype=np.int64).reshape(-1, 3)
         # Clients, their usage plans' buckets and quotas.
-        ci = np.zeros((len(run.clients), 9), dtype=np.int64)
-        cf = np.zeros((len(run.clients), 2))
-        retry_on = np.zeros((len(run.clients), N_STATUS), dtype=np.bool_)
+        ci = np.zeros((len(run.clients), k.NCI), dtype=np.int64)
+        cf = np.zeros((len(run.clients), k.NCF))
+        retry_on = np.zeros((len(run.clients), k.N_STATUS), dtype=np.bool_)
         qi_rows: list[list[int]] = []
         qf_rows: list[list[float]] = []
         starts: list[float] = []
@@ -224,113 +266,112 @@ class Packed:
                 for status in STATUSES:
                     retry_on[c.index, status] = status in retry.statuses
             ci[c.index] = row
-        si = np.zeros(13, dtype=np.int64)
+        si = np.zeros(k.N_SI, dtype=np.int64)
         si[k.ACC_LIMIT] = unreserved.limit
         si[k.ACC_BUSY] = unreserved.busy
         si[k.TRACK] = 1 if run.tally.retries else 0
         si[k.ACC_BUCKET] = bucket(account.api_bucket)
-        sf = np.array([0.0, run.ledger.warmup, run.ledger.end])
+        si[k.FREE_N] = slots = 1024
         need = np.full(len(streams.sources), k.HEADROOM, dtype=np.int64)
-        sbuf, spos, send = streams.layout(need, None)
+        self.B, spos, send = streams.layout(need, None)
         window = 4096
-        slots = 1024
-        self.state = k.State(
-            si=si, sf=sf, sbuf=sbuf, spos=spos, send=send,
-            bk=np.array(bucket_rows, dtype=float).reshape(-1, 4),
-            ci=ci, cf=cf, retry_on=retry_on, ai=ai, gi=gi,
-            ri=np.array(ri_rows, dtype=np.int64).reshape(-1, 7), rf=np.array(rf_rows, dtype=float).reshape(-1, 3),
-            qi=np.array(qi_rows, dtype=np.int64).reshape(-1, 6), qf=np.array(qf_rows, dtype=float).reshape(-1, 3),
-            starts=np.array(starts or [0.0]),
-            cttl=np.array(cache_ttl or [0.0]), cbase=np.array(cache_base or [0], dtype=np.int64), cexp=np.full(max(cache_size, 1), -np.inf),
-            pw_t=np.zeros(1024), pw_k=np.zeros(1024, dtype=np.int64), pw_c=np.zeros(1024, dtype=np.int64),
-            pi=pi, pf=pf, comp=np.zeros(max(comp_at, 1)), pcomp=np.zeros(max(pcomp_at, 1)),
-            idle=np.zeros(max(idle_at, 1)), st=np.zeros((len(pools), 10), dtype=np.int64),
-            peaks=np.zeros(max(peak_at, 1), dtype=np.int64),
-            ht=np.zeros(slots), hs=np.zeros(slots, dtype=np.int64), hslot=np.zeros(slots, dtype=np.int64),
-            evf=np.zeros((slots, 6)), evi=np.zeros((slots, 7), dtype=np.int64),
-            free=np.arange(slots, dtype=np.int64)[::-1].copy(),
-            of=np.zeros((window, 2)), oi=np.zeros((window, 3), dtype=np.int64), ofl=np.zeros(window, dtype=np.int64),
-            rqf=np.zeros((window, 2)), rqi=np.zeros((window, 2), dtype=np.int64),
-            lvt=np.zeros(window), lvw=np.zeros(window, dtype=np.int64),
-        )  # fmt: skip
-        self.state.si[k.FREE_N] = slots
+        ints = np.int64
+        self.flat = Flat(dict(
+            si=si, spos=spos, send=send, ci=ci, retry_on=retry_on.astype(ints), ai=ai, gi=gi,
+            ri=np.array(ri_rows, dtype=ints).reshape(-1, k.NRI), qi=np.array(qi_rows, dtype=ints).reshape(-1, k.NQI),
+            cbase=np.array(cache_base or [0], dtype=ints),
+            pw_k=np.zeros(1024, dtype=ints), pw_c=np.zeros(1024, dtype=ints),
+            pi=pi, st=np.zeros((len(pools), k.NST), dtype=ints), peaks=np.zeros(max(peak_at, 1), dtype=ints),
+            hs=np.zeros(slots, dtype=ints), hslot=np.zeros(slots, dtype=ints), evi=np.zeros((slots, k.NEI), dtype=ints),
+            free=np.arange(slots, dtype=ints)[::-1].copy(),
+            oi=np.zeros((window, k.NOI), dtype=ints), ofl=np.zeros(window, dtype=ints),
+            rqi=np.zeros((window, k.NRQ), dtype=ints), lvw=np.zeros(window, dtype=ints),
+            sf=np.array([0.0, run.ledger.warmup, run.ledger.end]),
+            bk=np.array(bucket_rows, dtype=float).reshape(-1, k.NBK), cf=cf,
+            rf=np.array(rf_rows, dtype=float).reshape(-1, k.NRF), qf=np.array(qf_rows, dtype=float).reshape(-1, k.NQF),
+            starts=np.array(starts or [0.0]), cttl=np.array(cache_ttl or [0.0]),
+            cexp=np.full(max(cache_size, 1), -np.inf), pw_t=np.zeros(1024),
+            pf=pf, comp=np.zeros(max(comp_at, 1)), pcomp=np.zeros(max(pcomp_at, 1)), idle=np.zeros(max(idle_at, 1)),
+            ht=np.zeros(slots), evf=np.zeros((slots, k.NEF)),
+            of=np.zeros((window, k.NOF)), rqf=np.zeros((window, k.NRQ)), lvt=np.zeros(window),
+        ))  # fmt: skip
 
     # -- keeping the kernel supplied ---------------------------------------------------------------
 
     def supply(self, extra_levels: int = 0) -> None:
         """Top up every stream and grow every output that the kernel's next event may find short
         (the same tests as :func:`apisim.engine.kernel._room`)."""
-        S = self.state
-        si = S.si
+        flat = self.flat
+        si, pi, spos, send = flat["si"], flat["pi"], flat["spos"], flat["send"]
         need = np.full(len(self.streams.sources), k.HEADROOM, dtype=np.int64)
-        for p in range(S.pi.shape[0]):
-            s = S.pi[p, k.PI_EXP_S]
-            need[s] = max(need[s], S.pi[p, k.PI_COMPN] + k.HEADROOM)
-        if np.any(S.send - S.spos < need):
-            buf, pos, end = self.streams.layout(need, (S.sbuf, S.spos, S.send))
-            S = S._replace(sbuf=buf, spos=pos, send=end)
+        for p in range(pi.shape[0]):
+            s = pi[p, k.PI_EXP_S]
+            need[s] = max(need[s], pi[p, k.PI_COMPN] + k.HEADROOM)
+        if np.any(send - spos < need):
+            self.B, spos[:], send[:] = self.streams.layout(need, (self.B, spos, send))
         grown: dict[str, np.ndarray] = {}
-        for name, used in (("oi", si[k.N_OUT]), ("ofl", si[k.N_FLAGS]), ("rqi", si[k.N_REQ])):
-            arr = getattr(S, name)
-            if used >= arr.shape[0] - 1:
-                size = 2 * arr.shape[0]
-                grown[name] = _grow(arr, size)
-                partner = {"oi": "of", "rqi": "rqf"}.get(name)
-                if partner:
-                    grown[partner] = _grow(getattr(S, partner), size)
+        for names, used in ((("oi", "of"), si[k.N_OUT]), (("ofl",), si[k.N_FLAGS]), (("rqi", "rqf"), si[k.N_REQ]),
+                            (("pw_t", "pw_k", "pw_c"), si[k.PW_N] + 1)):  # fmt: skip
+            if used >= flat.shapes[names[0]][0] - 1:
+                for name in names:
+                    grown[name] = _grow(flat[name], 2 * flat.shapes[name][0])
         want = si[k.N_LV] + 4 + si[k.IDLE_TOTAL] + extra_levels
-        if want > S.lvt.shape[0]:
-            size = max(2 * S.lvt.shape[0], want)
-            grown["lvt"], grown["lvw"] = _grow(S.lvt, size), _grow(S.lvw, size)
-        if si[k.PW_N] >= S.pw_t.shape[0] - 1:
-            size = 2 * S.pw_t.shape[0]
-            grown["pw_t"], grown["pw_k"], grown["pw_c"] = _grow(S.pw_t, size), _grow(S.pw_k, size), _grow(S.pw_c, size)
+        if want > flat.shapes["lvt"][0]:
+            size = max(2 * flat.shapes["lvt"][0], want)
+            grown["lvt"], grown["lvw"] = _grow(flat["lvt"], size), _grow(flat["lvw"], size)
         if si[k.FREE_N] == 0:
-            old = S.ht.shape[0]
+            old = flat.shapes["ht"][0]
             size = 2 * old
             for name in ("ht", "hs", "hslot", "evf", "evi"):
-                grown[name] = _grow(getattr(S, name), size)
+                grown[name] = _grow(flat[name], size)
             free = np.zeros(size, dtype=np.int64)
             free[: size - old] = np.arange(size - 1, old - 1, -1)
             grown["free"] = free
             si[k.FREE_N] = size - old
         if grown:
-            S = S._replace(**grown)
-        self.state = S
+            flat.replace(**grown)
 
     def run(self, times: np.ndarray, owners: np.ndarray, columns: list[np.ndarray], t1: float, final: bool) -> None:
         """One window's arrivals through the kernel, topping it up whenever it stops for supplies."""
         i = 0
         while True:
-            code, i = k.run_window(self.state, times, owners, *columns, i, t1, final)
+            code, i = k.run_window(self.flat.I, self.flat.F, self.B, times, owners, *columns, i, t1, final)
             if code == k.DONE:
                 return
             self.supply()
+
+    def finish(self, end: float) -> None:
+        """Every pool's idle instances that expired by ``end`` are gone (FunctionPool.finish)."""
+        self.supply(extra_levels=int(self.flat["si"][k.IDLE_TOTAL]))
+        k.finish_pools(self.flat.I, self.flat.F, self.B, end)
 
     # -- folding into the run's tally and level logs -------------------------------------------------
 
     def fold_outputs(self) -> None:
         """The window's attempts and requests into the tally (as the ledger's lists would be folded)."""
-        S, si = self.state, self.state.si
+        flat = self.flat
+        si = flat["si"]
         tally = self.built.tally
         n = si[k.N_OUT]
         if n:
+            of, oi = flat["of"], flat["oi"]
             tally.fold_attempts(
-                S.of[:n, 0].copy(), S.of[:n, 1].copy(), S.oi[:n, 0].copy(), S.oi[:n, 1].copy(), S.oi[:n, 2].copy(),
-                S.ofl[: si[k.N_FLAGS]].copy(),
+                of[:n, 0].copy(), of[:n, 1].copy(), oi[:n, 0].copy(), oi[:n, 1].copy(), oi[:n, 2].copy(),
+                flat["ofl"][: si[k.N_FLAGS]].copy(),
             )  # fmt: skip
         m = si[k.N_REQ]
         if m:
-            tally.fold_requests(S.rqf[:m, 0].copy(), S.rqf[:m, 1].copy(), S.rqi[:m, 0].copy(), S.rqi[:m, 1].copy())
+            rqf, rqi = flat["rqf"], flat["rqi"]
+            tally.fold_requests(rqf[:m, 0].copy(), rqf[:m, 1].copy(), rqi[:m, 0].copy(), rqi[:m, 1].copy())
         si[k.N_OUT] = si[k.N_FLAGS] = si[k.N_REQ] = 0
 
     def fold_levels(self) -> None:
         """Logged level changes into each pool's busy and live logs."""
-        S, si = self.state, self.state.si
+        si = self.flat["si"]
         n = si[k.N_LV]
         if not n:
             return
-        t, which = S.lvt[:n], S.lvw[:n]
+        t, which = self.flat["lvt"][:n], self.flat["lvw"][:n]
         for p, pool in enumerate(self.pools):
             mine = [t[which == p * 4 + w] for w in range(4)]
             pool.busy_log.fold_arrays(mine[k.BUSY_UP], mine[k.BUSY_DOWN])
@@ -339,14 +380,14 @@ class Packed:
 
     def write_back(self) -> None:
         """Each pool's counts and per-bucket peaks, where the run's summary reads them."""
-        S = self.state
+        st, pi, peaks = self.flat["st"], self.flat["pi"], self.flat["peaks"]
         fields = ("invocations", "cold_starts", "throttles", "throttles_scaling", "throttles_rate", "errors",
                   "billed_ms_on_demand", "billed_ms_provisioned", "provisioned_invocations", "peak_busy")  # fmt: skip
         for p, pool in enumerate(self.pools):
-            for name, value in zip(fields, S.st[p].tolist(), strict=True):
+            for name, value in zip(fields, st[p].tolist(), strict=True):
                 setattr(pool.stats, name, value)
-            base, count = S.pi[p, k.PI_PEAK0], S.pi[p, k.PI_NPEAKS]
-            pool.busy_log.peaks = S.peaks[base : base + count].tolist()
+            base, count = pi[p, k.PI_PEAK0], pi[p, k.PI_NPEAKS]
+            pool.busy_log.peaks = peaks[base : base + count].tolist()
 
 
 def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
@@ -356,8 +397,7 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
     requests = 0
     for t1, times, owners, columns in arrival_windows(run):
         owners = owners if owners is not None else np.zeros(times.size, dtype=np.int64)
-        columns = _typed(columns)
-        packed.run(times, owners, columns, t1, final=False)
+        packed.run(times, owners, _typed(columns), t1, final=False)
         requests += times.size
         packed.fold_outputs()
         packed.fold_levels()
@@ -366,8 +406,7 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
     empty_f, empty_i = np.empty(0), np.empty(0, dtype=np.int64)
     packed.run(empty_f, empty_i, [empty_i, empty_i, empty_i, empty_i, empty_f], np.inf, final=True)
     packed.fold_outputs()
-    packed.supply(extra_levels=int(packed.state.si[k.IDLE_TOTAL]))
-    k.finish_pools(packed.state, run.scenario.simulation.duration)
+    packed.finish(run.scenario.simulation.duration)
     packed.fold_levels()
     packed.write_back()
     return close(run, started, requests, engine="compiled", pools_finished=True)

@@ -4,22 +4,25 @@ Each function here mirrors one Python component, line for line, so that both eng
 numbers for the same seed (``tests/test_kernel.py`` runs them side by side): the Python code is the
 specification; this is the same code with its objects flattened into arrays so that Numba can
 compile it. Nothing here draws random numbers: every stream's values are drawn by the Python
-distribution objects (:func:`apisim.distributions.draws`) into buffers the kernel reads in order,
-and :mod:`apisim.engine.compiled` tops them up between events. What the kernel does not cover runs
-on the Python engine (see :func:`apisim.engine.compiled.unsupported`).
+distribution objects (:func:`apisim.distributions.draws`) into a buffer ``B`` the kernel reads in
+order, and :mod:`apisim.engine.compiled` tops it up between events. What the kernel does not cover
+runs on the Python engine (see :func:`apisim.engine.compiled.unsupported`).
 
-Layout: ``S`` (a :class:`State`) holds every array; integers that change (counters, the account's
-busy count, heap sizes) live in ``S.si``, floats in ``S.sf``. Column names are the constants below.
+Layout: all state is in two flat arrays, ``I`` (int64) and ``F`` (float64), made of the named
+regions listed in ``INTS`` and ``FLOATS``; ``I[R_X]`` is where region ``X`` starts (in ``I`` or
+``F``), and a table's row ``r`` starts ``r * width`` further on. The scalar integers (``SI + N_OUT``
+…) sit right after that header, the scalar floats at the start of ``F``.
 
-Why Numba and not an ahead-of-time extension: see ``pyproject.toml``.
+Why two flat arrays and not a tuple of ~50 arrays: every call of a helper that LLVM does not inline
+copies its arguments, and a tuple of 50 arrays is ~400 machine words: measured here, 133 ns per call
+against 5 ns for two arrays, and that was most of the kernel's time (1.7 µs per request → see
+``benchmarks/``). Why Numba and not an ahead-of-time extension: see ``pyproject.toml``.
 """
 
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
-import numpy as np
 from numba import njit
 
 # Outcomes (apisim.outcomes.Outcome), as the kernel writes them.
@@ -28,58 +31,75 @@ BACKEND_THROTTLED, TIMEOUT, ERROR = 7, 8, 9
 LAMBDA = 0  # apigateway.LAMBDA; any other integration kind draws its latency
 EPSILON = 1e-9  # throttle.EPSILON
 HEADROOM = 4  # values every stream holds before an event: no event draws more than one from a stream
+N_STATUS = 600  # HTTP statuses a retry policy may name, as row width
 
 # What the kernel returns: done, or stopped before an event because a buffer needs topping up.
 DONE, NEED = 0, 1
 
-# S.si: scalar integers
-N_OUT, N_FLAGS, N_REQ, N_LV, H_N, SEQ, FREE_N, PW_N, ACC_BUSY, ACC_LIMIT, TRACK, ACC_BUCKET, IDLE_TOTAL = range(13)
-# S.sf: scalar floats
+# The regions of I and F, in order; I[R_X] is where X starts.
+INTS = ("si", "spos", "send", "ci", "retry_on", "ai", "gi", "ri", "qi", "cbase", "pw_k", "pw_c", "pi", "st",
+        "peaks", "hs", "hslot", "evi", "free", "oi", "ofl", "rqi", "lvw")  # fmt: skip
+FLOATS = ("sf", "bk", "cf", "rf", "qf", "starts", "cttl", "cexp", "pw_t", "pf", "comp", "pcomp", "idle", "ht",
+          "evf", "of", "rqf", "lvt")  # fmt: skip
+(R_SI, R_SPOS, R_SEND, R_CI, R_RETRY_ON, R_AI, R_GI, R_RI, R_QI, R_CBASE, R_PW_K, R_PW_C, R_PI, R_ST, R_PEAKS,
+ R_HS, R_HSLOT, R_EVI, R_FREE, R_OI, R_OFL, R_RQI, R_LVW) = range(23)  # fmt: skip
+(R_SF, R_BK, R_CF, R_RF, R_QF, R_STARTS, R_CTTL, R_CEXP, R_PW_T, R_PF, R_COMP, R_PCOMP, R_IDLE, R_HT, R_EVF, R_OF,
+ R_RQF, R_LVT) = range(23, 41)  # fmt: skip
+NHEAD = 41
+SI = NHEAD  # the scalar integers' region starts right after the header
+SF = 0  # the scalar floats' region starts F
+
+# si: scalar integers (counts, the account's busy count, heap sizes, capacities the Python side set)
+(N_OUT, N_FLAGS, N_REQ, N_LV, H_N, SEQ, FREE_N, PW_N, ACC_BUSY, ACC_LIMIT, TRACK, ACC_BUCKET, IDLE_TOTAL,
+ N_STREAMS, N_POOLS, CAP_OUT, CAP_FLAGS, CAP_REQ, CAP_LV, CAP_PW) = range(20)  # fmt: skip
+N_SI = 20
+# sf: scalar floats
 ENV_NOW, WARMUP, END = range(3)
-# S.ci: clients
+# ci, cf: clients
 CI_API, CI_STAGE, CI_PLAN, CI_PLAN_BUCKET0, CI_QUOTA0, CI_RETRY_MAX, CI_BACKOFF_EXP, CI_JITTER, CI_JITTER_S = range(9)
-# S.cf: clients
+NCI = 9
 CF_BASE, CF_CAP = range(2)
-# S.ai: APIs
+NCF = 2
+# ai: APIs
 AI_OVERHEAD_S, AI_AUTH, AI_AUTH_POOL, AI_AUTH_CACHE, AI_DENY_BELOW, AI_AUTH_LAT_S, AI_UNAUTH, AI_KEY_SPACE = range(8)
-# S.gi: stages
+NAI = 8
+# gi: stages
 GI_ROUTE0, GI_CACHE, GI_HIT_S = range(3)
-# S.ri, S.rf: a route on a stage
+NGI = 3
+# ri, rf: a route on a stage
 RI_BUCKET, RI_CACHED, RI_KIND, RI_POOL, RI_LAT_S, RI_FAIL_S, RI_INDEX = range(7)
+NRI = 7
 RF_INVALID, RF_ERROR, RF_TIMEOUT = range(3)
-# S.qi, S.qf: quotas (one per usage plan and API key)
+NRF = 3
+# qi, qf: quotas (one per usage plan and API key)
 QI_CUR, QI_USED, QI_LIMIT, QI_OFFSET, QI_STARTS0, QI_NSTARTS = range(6)
+NQI = 6
 QF_LO, QF_HI, QF_AT = range(3)
-# S.pi, S.pf: function pools
+NQF = 3
+# bk: token buckets
+BK_TOKENS, BK_LAST, BK_RATE, BK_BURST = range(4)
+NBK = 4
+# pi, pf: function pools
 (PI_RESERVED, PI_PROV, PI_PROV_IDLE, PI_BUSY, PI_ACCOUNT, PI_INVOKE_RATE, PI_ACCOUNT_RATE, PI_PROV_RATE, PI_SCALING,
  PI_DUR_S, PI_COLD_S, PI_EXP_S, PI_FAIL_S, PI_INIT_BILLED, PI_COMP0, PI_COMPN, PI_PCOMP0, PI_PCOMPN, PI_IDLE0,
  PI_IDLEN, PI_PEAK0, PI_NPEAKS) = range(22)  # fmt: skip
+NPI = 22
 PF_ERROR, PF_TIMEOUT, PF_INIT_LIMIT, PF_INV_WIDTH = range(4)
-# S.st: FunctionStats' fields, in order
+NPF = 4
+# st: FunctionStats' fields, in order
 (ST_INVOCATIONS, ST_COLD, ST_THROTTLES, ST_THR_SCALING, ST_THR_RATE, ST_ERRORS, ST_BILLED_OD, ST_BILLED_PROV,
  ST_PROV_INV, ST_PEAK) = range(10)  # fmt: skip
-# S.evf, S.evi: a request waiting on the agenda (for its authorizer's answer, or to be retried)
+NST = 10
+# evf, evi: a request waiting on the agenda (for its authorizer's answer, or to be retried)
 EF_T, EF_T0, EF_OVER, EF_AUTH, EF_FIRST, EF_VALID = range(6)
+NEF = 6
 EI_KIND, EI_CLIENT, EI_ROUTE, EI_KEY, EI_TOKEN, EI_CKEY, EI_ATTEMPT = range(7)
+NEI = 7
 ADMIT, RETRY = 0, 1
-# S.lvw: which level a logged change is: pool × 4 + one of these
+# outputs: of (start, latency) and oi (outcome, status, client) per attempt; rqf, rqi per request
+NOF, NOI, NRQ = 2, 3, 2
+# lvw: which level a logged change is: pool × 4 + one of these
 BUSY_UP, BUSY_DOWN, LIVE_UP, LIVE_DOWN = range(4)
-
-State = namedtuple(
-    "State",
-    [
-        "si", "sf",  # scalars
-        "sbuf", "spos", "send",  # random streams: buffered values, next index, end
-        "bk",  # token buckets: tokens, last, rate, burst
-        "ci", "cf", "retry_on",  # clients; retry_on[client, status]
-        "ai", "gi", "ri", "rf",  # APIs, stages, routes on stages
-        "qi", "qf", "starts",  # quotas and their calendar periods' starts
-        "cttl", "cbase", "cexp", "pw_t", "pw_k", "pw_c",  # caches: TTL, keys' base, expiry; pending writes
-        "pi", "pf", "comp", "pcomp", "idle", "st", "peaks",  # function pools
-        "ht", "hs", "hslot", "evf", "evi", "free",  # the agenda (a heap) and its requests' slots
-        "of", "oi", "ofl", "rqf", "rqi", "lvt", "lvw",  # outputs: attempts, flags, requests, level changes
-    ],
-)  # fmt: skip
 
 
 # -- small heaps ------------------------------------------------------------------------------------
@@ -121,82 +141,86 @@ def _pop_time(h, base, n):
 
 
 @njit(cache=True)
-def _swap_pending(S, i, j):
-    S.pw_t[i], S.pw_t[j] = S.pw_t[j], S.pw_t[i]
-    S.pw_k[i], S.pw_k[j] = S.pw_k[j], S.pw_k[i]
-    S.pw_c[i], S.pw_c[j] = S.pw_c[j], S.pw_c[i]
+def _swap_pending(I, F, i, j):
+    t, k, c = I[R_PW_T], I[R_PW_K], I[R_PW_C]
+    F[t + i], F[t + j] = F[t + j], F[t + i]
+    I[k + i], I[k + j] = I[k + j], I[k + i]
+    I[c + i], I[c + j] = I[c + j], I[c + i]
 
 
 @njit(cache=True)
-def _less_agenda(S, i, j):
+def _less_agenda(I, F, i, j):
     # SimPy's order: time, then the order events were scheduled in.
-    return S.ht[i] < S.ht[j] or (S.ht[i] == S.ht[j] and S.hs[i] < S.hs[j])
+    ht, hs = I[R_HT], I[R_HS]
+    return F[ht + i] < F[ht + j] or (F[ht + i] == F[ht + j] and I[hs + i] < I[hs + j])
 
 
 @njit(cache=True)
-def _swap_agenda(S, i, j):
-    S.ht[i], S.ht[j] = S.ht[j], S.ht[i]
-    S.hs[i], S.hs[j] = S.hs[j], S.hs[i]
-    S.hslot[i], S.hslot[j] = S.hslot[j], S.hslot[i]
+def _swap_agenda(I, F, i, j):
+    ht, hs, hslot = I[R_HT], I[R_HS], I[R_HSLOT]
+    F[ht + i], F[ht + j] = F[ht + j], F[ht + i]
+    I[hs + i], I[hs + j] = I[hs + j], I[hs + i]
+    I[hslot + i], I[hslot + j] = I[hslot + j], I[hslot + i]
 
 
 # -- random streams and token buckets ----------------------------------------------------------------
 
 
 @njit(cache=True)
-def _draw(S, s):
+def _draw(I, B, s):
     """The next value of stream ``s`` (a distributions.draws supply)."""
-    v = S.sbuf[S.spos[s]]
-    S.spos[s] += 1
+    at = I[R_SPOS] + s
+    v = B[I[at]]
+    I[at] += 1
     return v
 
 
 @njit(cache=True)
-def _take(S, b, now):
+def _take(I, F, b, now):
     """throttle.TokenBucket.try_take."""
-    bk = S.bk
-    tokens = bk[b, 0] + (now - bk[b, 1]) * bk[b, 2]
-    if tokens > bk[b, 3]:
-        tokens = bk[b, 3]
-    bk[b, 1] = now
+    o = I[R_BK] + b * NBK
+    tokens = F[o + BK_TOKENS] + (now - F[o + BK_LAST]) * F[o + BK_RATE]
+    if tokens > F[o + BK_BURST]:
+        tokens = F[o + BK_BURST]
+    F[o + BK_LAST] = now
     if tokens >= 1.0 - EPSILON:
-        bk[b, 0] = tokens - 1.0
+        F[o + BK_TOKENS] = tokens - 1.0
         return True
-    bk[b, 0] = tokens
+    F[o + BK_TOKENS] = tokens
     return False
 
 
 @njit(cache=True)
-def _quota_take(S, q, now):
+def _quota_take(I, F, q, now):
     """throttle.Quota.try_take, with months.CalendarPeriods.containing."""
-    qi, qf = S.qi, S.qf
-    t = now + qf[q, QF_AT]
-    if not (qf[q, QF_LO] <= t < qf[q, QF_HI]):
+    qi = I[R_QI] + q * NQI
+    qf = I[R_QF] + q * NQF
+    t = now + F[qf + QF_AT]
+    if not (F[qf + QF_LO] <= t < F[qf + QF_HI]):
         if t < 0:
             cur, lo, hi = -1, -math.inf, 0.0
         else:
-            base, n = qi[q, QI_STARTS0], qi[q, QI_NSTARTS]
-            starts = S.starts
-            if t < starts[base + n - 1]:
+            base, n = I[R_STARTS] + I[qi + QI_STARTS0], I[qi + QI_NSTARTS]
+            if t < F[base + n - 1]:
                 lo_i, hi_i = 0, n - 1
                 while lo_i < hi_i:
                     mid = (lo_i + hi_i + 1) // 2
-                    if starts[base + mid] <= t:
+                    if F[base + mid] <= t:
                         lo_i = mid
                     else:
                         hi_i = mid - 1
                 cur = lo_i
             else:
                 cur = n - 1
-            lo = starts[base + cur]
-            hi = starts[base + cur + 1] if cur + 1 < n else math.inf
-        qi[q, QI_CUR] = cur
-        qf[q, QF_LO] = lo
-        qf[q, QF_HI] = hi
-        qi[q, QI_USED] = 0
-    allowed = qi[q, QI_LIMIT] - (qi[q, QI_OFFSET] if qi[q, QI_CUR] == 0 else 0)
-    if qi[q, QI_USED] < allowed:
-        qi[q, QI_USED] += 1
+            lo = F[base + cur]
+            hi = F[base + cur + 1] if cur + 1 < n else math.inf
+        I[qi + QI_CUR] = cur
+        F[qf + QF_LO] = lo
+        F[qf + QF_HI] = hi
+        I[qi + QI_USED] = 0
+    allowed = I[qi + QI_LIMIT] - (I[qi + QI_OFFSET] if I[qi + QI_CUR] == 0 else 0)
+    if I[qi + QI_USED] < allowed:
+        I[qi + QI_USED] += 1
         return True
     return False
 
@@ -207,490 +231,501 @@ def _quota_take(S, q, now):
 
 
 @njit(cache=True)
-def _cache_store(S, c, key, at):
-    n = S.si[PW_N]
-    S.pw_t[n] = at
-    S.pw_k[n] = S.cbase[c] + key
-    S.pw_c[n] = c
+def _cache_store(I, F, c, key, at):
+    """TtlCache.store: the write lands at ``at``."""
+    n = I[SI + PW_N]
+    pt = I[R_PW_T]
+    F[pt + n] = at
+    I[I[R_PW_K] + n] = I[I[R_CBASE] + c] + key
+    I[I[R_PW_C] + n] = c
     i = n
     while i > 0:
         parent = (i - 1) >> 1
-        if S.pw_t[parent] <= S.pw_t[i]:
+        if F[pt + parent] <= F[pt + i]:
             break
-        _swap_pending(S, parent, i)
+        _swap_pending(I, F, parent, i)
         i = parent
-    S.si[PW_N] = n + 1
+    I[SI + PW_N] = n + 1
 
 
 @njit(cache=True)
-def _cache_lookup(S, c, key, now):
+def _cache_lookup(I, F, c, key, now):
     """TtlCache.lookup: apply the writes due by ``now``, then whether ``key`` is live."""
-    while S.si[PW_N] > 0 and S.pw_t[0] <= now:
-        written, k, cc = S.pw_t[0], S.pw_k[0], S.pw_c[0]
-        n = S.si[PW_N] - 1
-        S.si[PW_N] = n
-        S.pw_t[0], S.pw_k[0], S.pw_c[0] = S.pw_t[n], S.pw_k[n], S.pw_c[n]
+    pt, pk, pc = I[R_PW_T], I[R_PW_K], I[R_PW_C]
+    cexp = I[R_CEXP]
+    while I[SI + PW_N] > 0 and F[pt] <= now:
+        written, k, cc = F[pt], I[pk], I[pc]
+        n = I[SI + PW_N] - 1
+        I[SI + PW_N] = n
+        F[pt], I[pk], I[pc] = F[pt + n], I[pk + n], I[pc + n]
         i = 0
         while True:
             left = 2 * i + 1
             if left >= n:
                 break
             child = left
-            if left + 1 < n and S.pw_t[left + 1] < S.pw_t[left]:
+            if left + 1 < n and F[pt + left + 1] < F[pt + left]:
                 child = left + 1
-            if S.pw_t[i] <= S.pw_t[child]:
+            if F[pt + i] <= F[pt + child]:
                 break
-            _swap_pending(S, i, child)
+            _swap_pending(I, F, i, child)
             i = child
-        S.cexp[k] = written + S.cttl[cc]
-    return now < S.cexp[S.cbase[c] + key]  # an absent key's expiry is -inf
+        F[cexp + k] = written + F[I[R_CTTL] + cc]
+    return now < F[cexp + I[I[R_CBASE] + c] + key]  # an absent key's expiry is -inf
 
 
 # -- function pools (functions.FunctionPool, AccountPool) ------------------------------------------------
 
 
 @njit(cache=True)
-def _advance(S, p, now):
+def _advance(I, F, B, p, now):
     """FunctionPool.advance: completions due by ``now`` go idle, newest on top."""
-    pi = S.pi
+    po = I[R_PI] + p * NPI
     done = 0
-    base = pi[p, PI_COMP0]
-    if pi[p, PI_COMPN] > 0 and S.comp[base] <= now:
-        exp_s = pi[p, PI_EXP_S]
-        while pi[p, PI_COMPN] > 0 and S.comp[base] <= now:
-            t = _pop_time(S.comp, base, pi[p, PI_COMPN])
-            pi[p, PI_COMPN] -= 1
-            S.idle[pi[p, PI_IDLE0] + pi[p, PI_IDLEN]] = t + _draw(S, exp_s)
-            pi[p, PI_IDLEN] += 1
-            S.si[IDLE_TOTAL] += 1
+    comp = I[R_COMP] + I[po + PI_COMP0]
+    if I[po + PI_COMPN] > 0 and F[comp] <= now:
+        exp_s = I[po + PI_EXP_S]
+        idle = I[R_IDLE] + I[po + PI_IDLE0]
+        while I[po + PI_COMPN] > 0 and F[comp] <= now:
+            t = _pop_time(F, comp, I[po + PI_COMPN])
+            I[po + PI_COMPN] -= 1
+            F[idle + I[po + PI_IDLEN]] = t + _draw(I, B, exp_s)
+            I[po + PI_IDLEN] += 1
+            I[SI + IDLE_TOTAL] += 1
             done += 1
-    if done and pi[p, PI_ACCOUNT]:
-        S.si[ACC_BUSY] -= done
-    pbase = pi[p, PI_PCOMP0]
-    while pi[p, PI_PCOMPN] > 0 and S.pcomp[pbase] <= now:
-        _pop_time(S.pcomp, pbase, pi[p, PI_PCOMPN])
-        pi[p, PI_PCOMPN] -= 1
-        pi[p, PI_PROV_IDLE] += 1
+    if done and I[po + PI_ACCOUNT]:
+        I[SI + ACC_BUSY] -= done
+    pcomp = I[R_PCOMP] + I[po + PI_PCOMP0]
+    while I[po + PI_PCOMPN] > 0 and F[pcomp] <= now:
+        _pop_time(F, pcomp, I[po + PI_PCOMPN])
+        I[po + PI_PCOMPN] -= 1
+        I[po + PI_PROV_IDLE] += 1
         done += 1
     if done:
-        pi[p, PI_BUSY] -= done
+        I[po + PI_BUSY] -= done
 
 
 @njit(cache=True)
-def _log_level(S, p, which, t):
-    n = S.si[N_LV]
-    S.lvt[n] = t
-    S.lvw[n] = p * 4 + which
-    S.si[N_LV] = n + 1
+def _log_level(I, F, p, which, t):
+    """LevelLog.up / .down, as one row the Python side folds into the pool's logs."""
+    n = I[SI + N_LV]
+    F[I[R_LVT] + n] = t
+    I[I[R_LVW] + n] = p * 4 + which
+    I[SI + N_LV] = n + 1
 
 
 @njit(cache=True)
-def _invoke(S, p, now, counted):
+def _invoke(I, F, B, p, now, counted):
     """FunctionPool.invoke: (admitted, cold, init seconds, run seconds, failed)."""
-    pi, pf, st = S.pi, S.pf, S.st
-    if (pi[p, PI_COMPN] > 0 and S.comp[pi[p, PI_COMP0]] <= now) or (
-        pi[p, PI_PCOMPN] > 0 and S.pcomp[pi[p, PI_PCOMP0]] <= now
+    po = I[R_PI] + p * NPI
+    pf = I[R_PF] + p * NPF
+    st = I[R_ST] + p * NST
+    if (I[po + PI_COMPN] > 0 and F[I[R_COMP] + I[po + PI_COMP0]] <= now) or (
+        I[po + PI_PCOMPN] > 0 and F[I[R_PCOMP] + I[po + PI_PCOMP0]] <= now
     ):
-        _advance(S, p, now)
-    invoke_rate, account_rate = pi[p, PI_INVOKE_RATE], pi[p, PI_ACCOUNT_RATE]
-    if (invoke_rate >= 0 and not _take(S, invoke_rate, now)) or (account_rate >= 0 and not _take(S, account_rate, now)):
+        _advance(I, F, B, p, now)
+    invoke_rate, account_rate = I[po + PI_INVOKE_RATE], I[po + PI_ACCOUNT_RATE]
+    if (invoke_rate >= 0 and not _take(I, F, invoke_rate, now)) or (
+        account_rate >= 0 and not _take(I, F, account_rate, now)
+    ):
         if counted:
-            st[p, ST_THROTTLES] += 1
-            st[p, ST_THR_RATE] += 1
+            I[st + ST_THROTTLES] += 1
+            I[st + ST_THR_RATE] += 1
         return False, False, 0.0, 0.0, False
-    prov_rate = pi[p, PI_PROV_RATE]
-    provisioned = pi[p, PI_PROV_IDLE] > 0 and (prov_rate < 0 or _take(S, prov_rate, now))
-    reserved = pi[p, PI_RESERVED]
+    prov_rate = I[po + PI_PROV_RATE]
+    provisioned = I[po + PI_PROV_IDLE] > 0 and (prov_rate < 0 or _take(I, F, prov_rate, now))
+    reserved = I[po + PI_RESERVED]
     if reserved >= 0:
-        prov = pi[p, PI_PROV]
-        admitted = provisioned or (pi[p, PI_BUSY] - prov + pi[p, PI_PROV_IDLE] < reserved - prov)
+        prov = I[po + PI_PROV]
+        admitted = provisioned or (I[po + PI_BUSY] - prov + I[po + PI_PROV_IDLE] < reserved - prov)
     elif provisioned:
         admitted = True
-    elif not pi[p, PI_ACCOUNT]:
+    elif not I[po + PI_ACCOUNT]:
         admitted = True
-    elif S.si[ACC_BUSY] < S.si[ACC_LIMIT]:
+    elif I[SI + ACC_BUSY] < I[SI + ACC_LIMIT]:
         admitted = True
     else:  # AccountPool.has_room: the shared count may be stale, only ever too high
-        for q in range(pi.shape[0]):
-            if pi[q, PI_ACCOUNT]:
-                _advance(S, q, now)
-        admitted = S.si[ACC_BUSY] < S.si[ACC_LIMIT]
+        for q in range(I[SI + N_POOLS]):
+            if I[I[R_PI] + q * NPI + PI_ACCOUNT]:
+                _advance(I, F, B, q, now)
+        admitted = I[SI + ACC_BUSY] < I[SI + ACC_LIMIT]
     if not admitted:
         if counted:
-            st[p, ST_THROTTLES] += 1
-            if pi[p, PI_PROV_IDLE]:
-                st[p, ST_THR_RATE] += 1
+            I[st + ST_THROTTLES] += 1
+            if I[po + PI_PROV_IDLE]:
+                I[st + ST_THR_RATE] += 1
         return False, False, 0.0, 0.0, False
     cold = False
     if provisioned:
-        pi[p, PI_PROV_IDLE] -= 1
+        I[po + PI_PROV_IDLE] -= 1
     else:
         reused = False
-        base = pi[p, PI_IDLE0]
-        while pi[p, PI_IDLEN] > 0:
-            pi[p, PI_IDLEN] -= 1
-            S.si[IDLE_TOTAL] -= 1
-            expires = S.idle[base + pi[p, PI_IDLEN]]
+        idle = I[R_IDLE] + I[po + PI_IDLE0]
+        while I[po + PI_IDLEN] > 0:
+            I[po + PI_IDLEN] -= 1
+            I[SI + IDLE_TOTAL] -= 1
+            expires = F[idle + I[po + PI_IDLEN]]
             if expires > now:
                 reused = True
                 break
-            _log_level(S, p, LIVE_DOWN, expires)  # it had expired while idle
+            _log_level(I, F, p, LIVE_DOWN, expires)  # it had expired while idle
         if not reused:
-            if not _take(S, pi[p, PI_SCALING], now):
+            if not _take(I, F, I[po + PI_SCALING], now):
                 if counted:
-                    st[p, ST_THROTTLES] += 1
-                    st[p, ST_THR_SCALING] += 1
+                    I[st + ST_THROTTLES] += 1
+                    I[st + ST_THR_SCALING] += 1
                 return False, False, 0.0, 0.0, False
             cold = True
-            _log_level(S, p, LIVE_UP, now)
-    init = _draw(S, pi[p, PI_COLD_S]) if cold else 0.0
-    run = _draw(S, pi[p, PI_DUR_S])
-    if init > pf[p, PF_INIT_LIMIT]:
+            _log_level(I, F, p, LIVE_UP, now)
+    init = _draw(I, B, I[po + PI_COLD_S]) if cold else 0.0
+    run = _draw(I, B, I[po + PI_DUR_S])
+    if init > F[pf + PF_INIT_LIMIT]:
         run += init
-        init = pf[p, PF_INIT_LIMIT]
+        init = F[pf + PF_INIT_LIMIT]
     failed = False
-    if run > pf[p, PF_TIMEOUT]:
-        run = pf[p, PF_TIMEOUT]
+    if run > F[pf + PF_TIMEOUT]:
+        run = F[pf + PF_TIMEOUT]
         failed = True
-    elif pf[p, PF_ERROR] and _draw(S, pi[p, PI_FAIL_S]) < pf[p, PF_ERROR]:
+    elif F[pf + PF_ERROR] and _draw(I, B, I[po + PI_FAIL_S]) < F[pf + PF_ERROR]:
         failed = True
-    billed_s = run + init if cold and pi[p, PI_INIT_BILLED] else run
-    billed_ms = int(math.ceil(billed_s * 1000.0 - 1e-9))
+    billed_s = run + init if cold and I[po + PI_INIT_BILLED] else run
+    billed_ms = math.ceil(billed_s * 1000.0 - 1e-9)
     if billed_ms == 0:
         billed_ms = 1
     end = now + init + run
     if provisioned:
-        pi[p, PI_PCOMPN] = _push_time(S.pcomp, pi[p, PI_PCOMP0], pi[p, PI_PCOMPN], end)
+        I[po + PI_PCOMPN] = _push_time(F, I[R_PCOMP] + I[po + PI_PCOMP0], I[po + PI_PCOMPN], end)
     else:
-        pi[p, PI_COMPN] = _push_time(S.comp, pi[p, PI_COMP0], pi[p, PI_COMPN], end)
-    busy = pi[p, PI_BUSY] + 1
-    pi[p, PI_BUSY] = busy
-    if pi[p, PI_ACCOUNT] and not provisioned:
-        S.si[ACC_BUSY] += 1
-    _log_level(S, p, BUSY_UP, now)
-    _log_level(S, p, BUSY_DOWN, end)
-    bucket = int(now * pf[p, PF_INV_WIDTH])
-    if bucket < pi[p, PI_NPEAKS] and busy > S.peaks[pi[p, PI_PEAK0] + bucket]:
-        S.peaks[pi[p, PI_PEAK0] + bucket] = busy
+        I[po + PI_COMPN] = _push_time(F, I[R_COMP] + I[po + PI_COMP0], I[po + PI_COMPN], end)
+    busy = I[po + PI_BUSY] + 1
+    I[po + PI_BUSY] = busy
+    if I[po + PI_ACCOUNT] and not provisioned:
+        I[SI + ACC_BUSY] += 1
+    _log_level(I, F, p, BUSY_UP, now)
+    _log_level(I, F, p, BUSY_DOWN, end)
+    bucket = int(now * F[pf + PF_INV_WIDTH])
+    if bucket < I[po + PI_NPEAKS]:
+        peak = I[R_PEAKS] + I[po + PI_PEAK0] + bucket
+        if busy > I[peak]:
+            I[peak] = busy
     if counted:
-        st[p, ST_INVOCATIONS] += 1
-        if busy > st[p, ST_PEAK]:
-            st[p, ST_PEAK] = busy
+        I[st + ST_INVOCATIONS] += 1
+        if busy > I[st + ST_PEAK]:
+            I[st + ST_PEAK] = busy
         if cold:
-            st[p, ST_COLD] += 1
+            I[st + ST_COLD] += 1
         if failed:
-            st[p, ST_ERRORS] += 1
+            I[st + ST_ERRORS] += 1
         if provisioned:
-            st[p, ST_PROV_INV] += 1
-            st[p, ST_BILLED_PROV] += billed_ms
+            I[st + ST_PROV_INV] += 1
+            I[st + ST_BILLED_PROV] += billed_ms
         else:
-            st[p, ST_BILLED_OD] += billed_ms
+            I[st + ST_BILLED_OD] += billed_ms
     return True, cold, init, run, failed
 
 
 @njit(cache=True)
-def finish_pools(S, end):
+def finish_pools(I, F, B, end):
     """FunctionPool.finish for every pool: idle instances that expired by ``end`` are gone."""
-    pi = S.pi
-    for p in range(pi.shape[0]):
-        _advance(S, p, end)
-        base, n = pi[p, PI_IDLE0], pi[p, PI_IDLEN]
+    for p in range(I[SI + N_POOLS]):
+        _advance(I, F, B, p, end)
+        po = I[R_PI] + p * NPI
+        idle = I[R_IDLE] + I[po + PI_IDLE0]
+        n = I[po + PI_IDLEN]
         kept = 0
         for k in range(n):
-            t = S.idle[base + k]
+            t = F[idle + k]
             if t <= end:
-                _log_level(S, p, LIVE_DOWN, t)
+                _log_level(I, F, p, LIVE_DOWN, t)
             else:
-                S.idle[base + kept] = t
+                F[idle + kept] = t
                 kept += 1
-        pi[p, PI_IDLEN] = kept
-        S.si[IDLE_TOTAL] -= n - kept
+        I[po + PI_IDLEN] = kept
+        I[SI + IDLE_TOTAL] -= n - kept
 
 
 # -- the ledger (ledger.Ledger) -------------------------------------------------------------------
 
 
 @njit(cache=True)
-def _schedule(S, t, kind, t0, overhead, auth_s, first, valid, client, route, key, token, ckey, attempt):
+def _schedule(I, F, t, kind, t0, overhead, auth_s, first, valid, client, route, key, token, ckey, attempt):
     """Ledger.at: the request waits on the agenda until ``t`` (SimPy's clock arithmetic, exactly)."""
-    now = S.sf[ENV_NOW]
+    now = F[SF + ENV_NOW]
     delay = t - now
     if not delay > 0.0:
         delay = 0.0
-    S.si[FREE_N] -= 1
-    slot = S.free[S.si[FREE_N]]
-    ef, ei = S.evf, S.evi
-    ef[slot, EF_T], ef[slot, EF_T0], ef[slot, EF_OVER], ef[slot, EF_AUTH] = t, t0, overhead, auth_s
-    ef[slot, EF_FIRST], ef[slot, EF_VALID] = first, valid
-    ei[slot, EI_KIND], ei[slot, EI_CLIENT], ei[slot, EI_ROUTE], ei[slot, EI_KEY] = kind, client, route, key
-    ei[slot, EI_TOKEN], ei[slot, EI_CKEY], ei[slot, EI_ATTEMPT] = token, ckey, attempt
-    n = S.si[H_N]
-    S.ht[n] = now + delay
-    S.hs[n] = S.si[SEQ]
-    S.hslot[n] = slot
-    S.si[SEQ] += 1
+    I[SI + FREE_N] -= 1
+    slot = I[I[R_FREE] + I[SI + FREE_N]]
+    ef = I[R_EVF] + slot * NEF
+    ei = I[R_EVI] + slot * NEI
+    F[ef + EF_T], F[ef + EF_T0], F[ef + EF_OVER], F[ef + EF_AUTH] = t, t0, overhead, auth_s
+    F[ef + EF_FIRST], F[ef + EF_VALID] = first, valid
+    I[ei + EI_KIND], I[ei + EI_CLIENT], I[ei + EI_ROUTE], I[ei + EI_KEY] = kind, client, route, key
+    I[ei + EI_TOKEN], I[ei + EI_CKEY], I[ei + EI_ATTEMPT] = token, ckey, attempt
+    n = I[SI + H_N]
+    F[I[R_HT] + n] = now + delay
+    I[I[R_HS] + n] = I[SI + SEQ]
+    I[I[R_HSLOT] + n] = slot
+    I[SI + SEQ] += 1
     i = n
     while i > 0:
         parent = (i - 1) >> 1
-        if not _less_agenda(S, i, parent):
+        if not _less_agenda(I, F, i, parent):
             break
-        _swap_agenda(S, parent, i)
+        _swap_agenda(I, F, parent, i)
         i = parent
-    S.si[H_N] = n + 1
+    I[SI + H_N] = n + 1
 
 
 @njit(cache=True)
-def _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+def _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
             outcome, status, overhead, auth_s, integration_s, auth_hit, cache):  # fmt: skip
     """Ledger.answer: the attempt's row, its cache facts, and the client's retry or the request's end."""
     latency = overhead + auth_s + integration_s
-    n = S.si[N_OUT]
-    S.of[n, 0] = t0
-    S.of[n, 1] = latency
-    S.oi[n, 0] = outcome
-    S.oi[n, 1] = status
-    S.oi[n, 2] = client
-    S.si[N_OUT] = n + 1
-    if (auth_hit != -1 or cache != -1) and t0 >= S.sf[WARMUP]:
-        S.ofl[S.si[N_FLAGS]] = client * 9 + (auth_hit + 1) * 3 + cache + 1
-        S.si[N_FLAGS] += 1
-    ci = S.ci
-    most = ci[client, CI_RETRY_MAX]
-    if most > 1 and S.retry_on[client, status] and attempt < most:
+    n = I[SI + N_OUT]
+    of = I[R_OF] + n * NOF
+    oi = I[R_OI] + n * NOI
+    F[of], F[of + 1] = t0, latency
+    I[oi], I[oi + 1], I[oi + 2] = outcome, status, client
+    I[SI + N_OUT] = n + 1
+    if (auth_hit != -1 or cache != -1) and t0 >= F[SF + WARMUP]:
+        I[I[R_OFL] + I[SI + N_FLAGS]] = client * 9 + (auth_hit + 1) * 3 + cache + 1
+        I[SI + N_FLAGS] += 1
+    ci = I[R_CI] + client * NCI
+    most = I[ci + CI_RETRY_MAX]
+    if most > 1 and I[I[R_RETRY_ON] + client * N_STATUS + status] and attempt < most:
         # RetryPolicy.delay
-        d = S.cf[client, CF_BASE] * (2.0 ** (attempt - 1)) if ci[client, CI_BACKOFF_EXP] else S.cf[client, CF_BASE]
-        if d > S.cf[client, CF_CAP]:
-            d = S.cf[client, CF_CAP]
-        jitter = ci[client, CI_JITTER]
+        cf = I[R_CF] + client * NCF
+        d = F[cf + CF_BASE] * (2.0 ** (attempt - 1)) if I[ci + CI_BACKOFF_EXP] else F[cf + CF_BASE]
+        if d > F[cf + CF_CAP]:
+            d = F[cf + CF_CAP]
+        jitter = I[ci + CI_JITTER]
         if jitter == 1:
-            d = d * _draw(S, ci[client, CI_JITTER_S])
+            d = d * _draw(I, B, I[ci + CI_JITTER_S])
         elif jitter == 2:
-            d = d / 2 + d / 2 * _draw(S, ci[client, CI_JITTER_S])
+            d = d / 2 + d / 2 * _draw(I, B, I[ci + CI_JITTER_S])
         again = t0 + latency + d
-        if again < S.sf[END]:
-            _schedule(S, again, RETRY, again, 0.0, 0.0, first, valid, client, route, key, token, ckey, attempt + 1)
+        if again < F[SF + END]:
+            _schedule(I, F, again, RETRY, again, 0.0, 0.0, first, valid, client, route, key, token, ckey, attempt + 1)
             return
-    if S.si[TRACK]:
-        m = S.si[N_REQ]
-        S.rqf[m, 0] = first
-        S.rqf[m, 1] = t0 + latency - first
-        S.rqi[m, 0] = outcome
-        S.rqi[m, 1] = attempt
-        S.si[N_REQ] = m + 1
+    if I[SI + TRACK]:
+        m = I[SI + N_REQ]
+        rf = I[R_RQF] + m * NRQ
+        ri = I[R_RQI] + m * NRQ
+        F[rf], F[rf + 1] = first, t0 + latency - first
+        I[ri], I[ri + 1] = outcome, attempt
+        I[SI + N_REQ] = m + 1
 
 
 # -- the API Gateway door (apigateway.ApiGateway) ---------------------------------------------------------
 
 
 @njit(cache=True)
-def _integrate(S, now, first, valid, client, route, key, token, ckey, attempt,
+def _integrate(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                r, g, t0, overhead, auth_s, auth_hit, cache_key):  # fmt: skip
     """ApiGateway._integrate."""
-    ri, rf = S.ri, S.rf
-    timeout = rf[r, RF_TIMEOUT]
+    ri = I[R_RI] + r * NRI
+    rf = I[R_RF] + r * NRF
+    timeout = F[rf + RF_TIMEOUT]
     cache = 0 if cache_key >= 0 else -1
-    if ri[r, RI_KIND] == LAMBDA:
-        ok, cold, init, run, failed = _invoke(S, ri[r, RI_POOL], now, t0 >= S.sf[WARMUP])
+    if I[ri + RI_KIND] == LAMBDA:
+        ok, _cold, init, run, failed = _invoke(I, F, B, I[ri + RI_POOL], now, t0 >= F[SF + WARMUP])
         if not ok:
-            _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+            _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                     BACKEND_THROTTLED, 500, overhead, auth_s, 0.0, auth_hit, cache)  # fmt: skip
             return
         took = init + run
-        if took > timeout:
-            _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
-                    TIMEOUT, 504, overhead, auth_s, timeout, auth_hit, cache)  # fmt: skip
-        elif failed:
-            _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
-                    ERROR, 502, overhead, auth_s, took, auth_hit, cache)  # fmt: skip
-        else:
-            if cache_key >= 0:
-                _cache_store(S, S.gi[g, GI_CACHE], cache_key, now + took)
-            _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
-                    OK, 200, overhead, auth_s, took, auth_hit, cache)  # fmt: skip
-        return
-    took = _draw(S, ri[r, RI_LAT_S])
+        failed_now = failed
+    else:
+        took = _draw(I, B, I[ri + RI_LAT_S])
+        failed_now = False
+        if not took > timeout and F[rf + RF_ERROR]:
+            failed_now = _draw(I, B, I[ri + RI_FAIL_S]) < F[rf + RF_ERROR]
     if took > timeout:
-        _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                 TIMEOUT, 504, overhead, auth_s, timeout, auth_hit, cache)  # fmt: skip
-    elif rf[r, RF_ERROR] and _draw(S, ri[r, RI_FAIL_S]) < rf[r, RF_ERROR]:
-        _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+    elif failed_now:
+        _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                 ERROR, 502, overhead, auth_s, took, auth_hit, cache)  # fmt: skip
     else:
         if cache_key >= 0:
-            _cache_store(S, S.gi[g, GI_CACHE], cache_key, now + took)
-        _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+            _cache_store(I, F, I[I[R_GI] + g * NGI + GI_CACHE], cache_key, now + took)
+        _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                 OK, 200, overhead, auth_s, took, auth_hit, cache)  # fmt: skip
 
 
 @njit(cache=True)
-def _admit(S, now, first, valid, client, route, key, token, ckey, attempt, t0, overhead, auth_s, auth_hit):
+def _admit(I, F, B, now, first, valid, client, route, key, token, ckey, attempt, t0, overhead, auth_s, auth_hit):
     """ApiGateway._admit: throttles, quota, validation, cache and integration, all at ``now``."""
-    ci = S.ci
-    g = ci[client, CI_STAGE]
-    r = S.gi[g, GI_ROUTE0] + route
+    ci = I[R_CI] + client * NCI
+    g = I[ci + CI_STAGE]
+    gi = I[R_GI] + g * NGI
+    r = I[gi + GI_ROUTE0] + route
+    ri = I[R_RI] + r * NRI
+    plan = I[ci + CI_PLAN]
     refused = -1
-    if ci[client, CI_PLAN] and ci[client, CI_PLAN_BUCKET0] >= 0 and not _take(S, ci[client, CI_PLAN_BUCKET0] + key, now):
+    if plan and I[ci + CI_PLAN_BUCKET0] >= 0 and not _take(I, F, I[ci + CI_PLAN_BUCKET0] + key, now):
         refused = THROTTLED
-    elif S.ri[r, RI_BUCKET] >= 0 and not _take(S, S.ri[r, RI_BUCKET], now):
+    elif I[ri + RI_BUCKET] >= 0 and not _take(I, F, I[ri + RI_BUCKET], now):
         refused = THROTTLED
-    elif not _take(S, S.si[ACC_BUCKET], now):
+    elif not _take(I, F, I[SI + ACC_BUCKET], now):
         refused = THROTTLED
-    elif ci[client, CI_PLAN] and ci[client, CI_QUOTA0] >= 0 and not _quota_take(S, ci[client, CI_QUOTA0] + key, now):
+    elif plan and I[ci + CI_QUOTA0] >= 0 and not _quota_take(I, F, I[ci + CI_QUOTA0] + key, now):
         refused = QUOTA_EXCEEDED
     if refused >= 0:
-        _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                 refused, 429, overhead, auth_s, 0.0, auth_hit, -1)  # fmt: skip
         return
-    invalid = S.rf[r, RF_INVALID]
+    invalid = F[I[R_RF] + r * NRF + RF_INVALID]
     if invalid and valid < invalid:
-        _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                 INVALID, 400, overhead, auth_s, 0.0, auth_hit, -1)  # fmt: skip
         return
     cache_key = -1
-    if S.ri[r, RI_CACHED]:
-        cache_key = S.ri[r, RI_INDEX] * S.ai[ci[client, CI_API], AI_KEY_SPACE] + ckey
-        if _cache_lookup(S, S.gi[g, GI_CACHE], cache_key, now):
-            hit = _draw(S, S.gi[g, GI_HIT_S])
-            _answer(S, t0, first, valid, client, route, key, token, ckey, attempt,
+    if I[ri + RI_CACHED]:
+        cache_key = I[ri + RI_INDEX] * I[I[R_AI] + I[ci + CI_API] * NAI + AI_KEY_SPACE] + ckey
+        if _cache_lookup(I, F, I[gi + GI_CACHE], cache_key, now):
+            hit = _draw(I, B, I[gi + GI_HIT_S])
+            _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
                     CACHE_HIT, 200, overhead, auth_s, hit, auth_hit, 1)  # fmt: skip
             return
-    _integrate(S, now, first, valid, client, route, key, token, ckey, attempt,
+    _integrate(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                r, g, t0, overhead, auth_s, auth_hit, cache_key)  # fmt: skip
 
 
 @njit(cache=True)
-def _attempt(S, now, first, valid, client, route, key, token, ckey, attempt):
+def _attempt(I, F, B, now, first, valid, client, route, key, token, ckey, attempt):
     """ApiGateway.attempt and ._authorize."""
-    a = S.ci[client, CI_API]
-    ai = S.ai
-    overhead = _draw(S, ai[a, AI_OVERHEAD_S])
-    if S.ci[client, CI_PLAN] and key < 0:
-        _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
+    ci = I[R_CI] + client * NCI
+    ai = I[R_AI] + I[ci + CI_API] * NAI
+    overhead = _draw(I, B, I[ai + AI_OVERHEAD_S])
+    if I[ci + CI_PLAN] and key < 0:
+        _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                 FORBIDDEN, 403, overhead, 0.0, 0.0, -1, -1)  # fmt: skip
         return
-    kind = ai[a, AI_AUTH]
+    kind = I[ai + AI_AUTH]
     if kind == 0:
-        _admit(S, now, first, valid, client, route, key, token, ckey, attempt, now, overhead, 0.0, -1)
+        _admit(I, F, B, now, first, valid, client, route, key, token, ckey, attempt, now, overhead, 0.0, -1)
         return
     if kind == 2:  # cognito, IAM, JWT: latency only
-        delay = _draw(S, ai[a, AI_AUTH_LAT_S])
+        delay = _draw(I, B, I[ai + AI_AUTH_LAT_S])
         if token < 0:
-            unauthorized = ai[a, AI_UNAUTH]
-            _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
-                    unauthorized, 401 if unauthorized == UNAUTHORIZED else 403, overhead, delay, 0.0, -1, -1)  # fmt: skip
+            unauthorized = I[ai + AI_UNAUTH]
+            _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt, unauthorized,
+                    401 if unauthorized == UNAUTHORIZED else 403, overhead, delay, 0.0, -1, -1)  # fmt: skip
         else:
-            _admit(S, now, first, valid, client, route, key, token, ckey, attempt, now, overhead, delay, -1)
+            _admit(I, F, B, now, first, valid, client, route, key, token, ckey, attempt, now, overhead, delay, -1)
         return
     # A Lambda authorizer, and its result cache.
-    c = ai[a, AI_AUTH_CACHE]
-    deny_below = ai[a, AI_DENY_BELOW]
-    if token >= 0 and c >= 0 and _cache_lookup(S, c, token, now):
+    c = I[ai + AI_AUTH_CACHE]
+    deny_below = I[ai + AI_DENY_BELOW]
+    if token >= 0 and c >= 0 and _cache_lookup(I, F, c, token, now):
         if token < deny_below:
-            _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
+            _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                     FORBIDDEN, 403, overhead, 0.0, 0.0, 1, -1)  # fmt: skip
         else:
-            _admit(S, now, first, valid, client, route, key, token, ckey, attempt, now, overhead, 0.0, 1)
+            _admit(I, F, B, now, first, valid, client, route, key, token, ckey, attempt, now, overhead, 0.0, 1)
         return
-    ok, cold, init, run, failed = _invoke(S, ai[a, AI_AUTH_POOL], now, now >= S.sf[WARMUP])
+    ok, _cold, init, run, failed = _invoke(I, F, B, I[ai + AI_AUTH_POOL], now, now >= F[SF + WARMUP])
     if not ok:
-        _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                 BACKEND_THROTTLED, 500, overhead, 0.0, 0.0, 0, -1)  # fmt: skip
         return
     took = init + run
     if failed:
-        _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                 ERROR, 500, overhead, took, 0.0, 0, -1)  # fmt: skip
         return
     if token < 0:
-        _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                 UNAUTHORIZED, 401, overhead, took, 0.0, 0, -1)  # fmt: skip
         return
     if c >= 0:
-        _cache_store(S, c, token, now + took)
+        _cache_store(I, F, c, token, now + took)
     if token < deny_below:
-        _answer(S, now, first, valid, client, route, key, token, ckey, attempt,
+        _answer(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                 FORBIDDEN, 403, overhead, took, 0.0, 0, -1)  # fmt: skip
         return
-    _schedule(S, now + took, ADMIT, now, overhead, took, first, valid, client, route, key, token, ckey, attempt)
+    _schedule(I, F, now + took, ADMIT, now, overhead, took, first, valid, client, route, key, token, ckey, attempt)
 
 
 # -- the run loop (simulation.drive) -----------------------------------------------------------------------
 
 
 @njit(cache=True)
-def _room(S):
+def _room(I):
     """Whether every buffer holds what the next event may need (else the caller tops them up)."""
-    spos, send = S.spos, S.send
-    for s in range(spos.shape[0]):
-        if send[s] - spos[s] < HEADROOM:
+    spos, send = I[R_SPOS], I[R_SEND]
+    for s in range(I[SI + N_STREAMS]):
+        if I[send + s] - I[spos + s] < HEADROOM:
             return False
-    pi = S.pi
-    for p in range(pi.shape[0]):
-        s = pi[p, PI_EXP_S]
-        if send[s] - spos[s] < pi[p, PI_COMPN] + HEADROOM:  # one idle expiry per busy instance
+    for p in range(I[SI + N_POOLS]):
+        po = I[R_PI] + p * NPI
+        s = I[po + PI_EXP_S]
+        if I[send + s] - I[spos + s] < I[po + PI_COMPN] + HEADROOM:  # one idle expiry per busy instance
             return False
-    si = S.si
     return (
-        si[N_OUT] < S.oi.shape[0]
-        and si[N_FLAGS] < S.ofl.shape[0]
-        and si[N_REQ] < S.rqi.shape[0]
-        and si[N_LV] + 4 + si[IDLE_TOTAL] <= S.lvt.shape[0]
-        and si[FREE_N] > 0
-        and si[PW_N] < S.pw_t.shape[0]
+        I[SI + N_OUT] < I[SI + CAP_OUT]
+        and I[SI + N_FLAGS] < I[SI + CAP_FLAGS]
+        and I[SI + N_REQ] < I[SI + CAP_REQ]
+        and I[SI + N_LV] + 4 + I[SI + IDLE_TOTAL] <= I[SI + CAP_LV]
+        and I[SI + FREE_N] > 0
+        and I[SI + PW_N] < I[SI + CAP_PW]
     )
 
 
 @njit(cache=True)
-def _step(S):
+def _step(I, F, B):
     """Process the agenda's next event (simpy.Environment.step, then the ledger's callback)."""
-    top = S.hslot[0]
-    S.sf[ENV_NOW] = S.ht[0]
-    n = S.si[H_N] - 1
-    S.si[H_N] = n
-    _swap_agenda(S, 0, n)
+    ht, hslot = I[R_HT], I[R_HSLOT]
+    top = I[hslot]
+    F[SF + ENV_NOW] = F[ht]
+    n = I[SI + H_N] - 1
+    I[SI + H_N] = n
+    _swap_agenda(I, F, 0, n)
     i = 0
     while True:
         left = 2 * i + 1
         if left >= n:
             break
         child = left
-        if left + 1 < n and _less_agenda(S, left + 1, left):
+        if left + 1 < n and _less_agenda(I, F, left + 1, left):
             child = left + 1
-        if not _less_agenda(S, child, i):
+        if not _less_agenda(I, F, child, i):
             break
-        _swap_agenda(S, i, child)
+        _swap_agenda(I, F, i, child)
         i = child
-    ef, ei = S.evf, S.evi
-    S.free[S.si[FREE_N]] = top
-    S.si[FREE_N] += 1
-    t, first, valid = ef[top, EF_T], ef[top, EF_FIRST], ef[top, EF_VALID]
-    client, route, key, token = ei[top, EI_CLIENT], ei[top, EI_ROUTE], ei[top, EI_KEY], ei[top, EI_TOKEN]
-    ckey, attempt = ei[top, EI_CKEY], ei[top, EI_ATTEMPT]
-    if ei[top, EI_KIND] == ADMIT:
-        _admit(S, t, first, valid, client, route, key, token, ckey, attempt,
-               ef[top, EF_T0], ef[top, EF_OVER], ef[top, EF_AUTH], 0)  # fmt: skip
+    I[I[R_FREE] + I[SI + FREE_N]] = top
+    I[SI + FREE_N] += 1
+    ef = I[R_EVF] + top * NEF
+    ei = I[R_EVI] + top * NEI
+    t, first, valid = F[ef + EF_T], F[ef + EF_FIRST], F[ef + EF_VALID]
+    client, route, key, token = I[ei + EI_CLIENT], I[ei + EI_ROUTE], I[ei + EI_KEY], I[ei + EI_TOKEN]
+    ckey, attempt = I[ei + EI_CKEY], I[ei + EI_ATTEMPT]
+    if I[ei + EI_KIND] == ADMIT:
+        _admit(I, F, B, t, first, valid, client, route, key, token, ckey, attempt,
+               F[ef + EF_T0], F[ef + EF_OVER], F[ef + EF_AUTH], 0)  # fmt: skip
     else:
-        _attempt(S, t, first, valid, client, route, key, token, ckey, attempt)
+        _attempt(I, F, B, t, first, valid, client, route, key, token, ckey, attempt)
 
 
 @njit(cache=True)
-def run_window(S, times, owners, routes, keys, tokens, ckeys, valid, i, t1, final):
+def run_window(I, F, B, times, owners, routes, keys, tokens, ckeys, valid, i, t1, final):
     """Arrivals ``i``.. of a window in time order, each after the agenda's events due by then; then the
     agenda up to ``t1`` (and with ``final``, all of it). Returns (DONE or NEED, the next arrival)."""
     n = times.shape[0]
     while i < n:
         t = times[i]
-        while S.si[H_N] > 0 and S.ht[0] <= t:
-            if not _room(S):
+        while I[SI + H_N] > 0 and F[I[R_HT]] <= t:
+            if not _room(I):
                 return NEED, i
-            _step(S)
-        if not _room(S):
+            _step(I, F, B)
+        if not _room(I):
             return NEED, i
-        _attempt(S, t, t, valid[i], owners[i], routes[i], keys[i], tokens[i], ckeys[i], 1)
+        _attempt(I, F, B, t, t, valid[i], owners[i], routes[i], keys[i], tokens[i], ckeys[i], 1)
         i += 1
-    while S.si[H_N] > 0 and (final or S.ht[0] < t1):
-        if not _room(S):
+    while I[SI + H_N] > 0 and (final or F[I[R_HT]] < t1):
+        if not _room(I):
             return NEED, i
-        _step(S)
+        _step(I, F, B)
     return DONE, i
-
