@@ -419,4 +419,3 @@ def _typed(columns: list[np.ndarray]) -> list[np.ndarray]:
         np.ascontiguousarray(tokens, dtype=np.int64), np.ascontiguousarray(cache_keys, dtype=np.int64),
         np.ascontiguousarray(validation, dtype=float),
     ]  # fmt: skip
-
