@@ -29,8 +29,6 @@ AUTH = {"none": 0, "lambda": 1, "simple": 2}
 
 def unsupported(run: Run) -> str | None:
     """Why the kernel cannot run ``run`` (the feature it does not cover), or None if it can."""
-    if run.log is not None:
-        return "per-attempt records (--records)"
     for door in run.doors.values():
         if type(door).__name__ == "CloudFrontDoor":
             return "CloudFront in front of an API"
@@ -41,6 +39,8 @@ def unsupported(run: Run) -> str | None:
                 return "a response cache smaller than its keys (LRU eviction)"
     if run.tally.extra:
         return "WebSocket APIs"
+    if run.log is not None:
+        return "per-attempt records (--records)"
     try:
         import numba  # noqa: F401
     except ImportError:  # pragma: no cover - numba is a dependency; a broken install falls back
