@@ -22,7 +22,6 @@ from apisim.engine.simulation import AUTO_MIN_ATTEMPTS, choose_engine, run
 from apisim.metrics import summarize
 from apisim.problems import EngineUnavailable
 from apisim.scenario import Scenario
-
 from tests.test_conservation import designs
 from tests.test_consistency import scenarios as multi_client_scenarios
 
@@ -57,7 +56,7 @@ def _short(sc: Scenario, seconds: float = 30.0) -> Scenario:
 def test_every_shipped_scenario_gives_the_same_summary_on_both_engines(path: Path) -> None:
     sc = _short(load(path))
     if not _covered(sc):
-        with pytest.raises(EngineUnavailable, match="simulation.engine: the compiled engine does not cover"):
+        with pytest.raises(EngineUnavailable, match=r"simulation\.engine: the compiled engine does not cover"):
             run(sc, records=False, engine="compiled")
         assert run(sc, records=False, engine="auto").engine == "python"  # auto falls back, it does not fail
         return
