@@ -16,7 +16,8 @@ import numpy as np
 
 from apisim import budget, cost, metrics, month
 from apisim.engine.build import build
-from apisim.engine.simulation import RunLog, choose_engine, run
+from apisim.engine.engines import choose_engine, run
+from apisim.engine.simulation import RunLog
 from apisim.loading import load
 from apisim.month import MonthLog
 from apisim.scenario import Scenario

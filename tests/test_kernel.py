@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from apisim import load, simulate, validate_scenario
 from apisim.budget import estimate
 from apisim.engine.build import build
-from apisim.engine.simulation import AUTO_MIN_ATTEMPTS, choose_engine, run
+from apisim.engine.engines import AUTO_MIN_ATTEMPTS, choose_engine, run
 from apisim.metrics import summarize
 from apisim.problems import EngineUnavailable
 from apisim.scenario import Scenario

@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from apisim.budget import ARRIVALS_PER_WINDOW, estimate, peak_rate, websocket_load
-from apisim.engine.build import Run, build
+from apisim.budget import ARRIVALS_PER_WINDOW, peak_rate, websocket_load
+from apisim.engine.build import Run
 from apisim.engine.clients import Population
 from apisim.engine.door import Door, Request, UsageLine
 from apisim.engine.functions import FunctionStats
 from apisim.engine.records import Records
 from apisim.engine.tally import Tally
-from apisim.problems import EngineUnavailable
 from apisim.scenario import Scenario
 
 
@@ -266,65 +265,3 @@ def _fold(run: Run) -> None:
         pool.fold()
     if run.log is not None:
         run.log.spill_if_large()
-
-
-ENGINES = ("auto", "python", "compiled")
-
-AUTO_MIN_ATTEMPTS = 1_000_000
-"""``auto`` runs the kernel from this many expected attempts on: below it the Python engine is done
-before the kernel's first compile (about 35 s, once per machine; then under a second to load) would
-pay for itself. Both give the same numbers, so the choice only moves wall time."""
-
-
-def choose_engine(built: Run, choice: str) -> tuple[str, str | None]:
-    """The engine that runs ``built`` (``python`` or ``compiled``) for ``choice``, and why the kernel
-    cannot run it (None if it can). Raises :class:`EngineUnavailable` for ``compiled`` when it cannot."""
-    if choice not in ENGINES:
-        raise ValueError(f"engine is one of {', '.join(ENGINES)}, not {choice!r}")
-    if choice == "python":
-        return "python", None
-    from apisim.engine import compiled
-
-    why = compiled.unsupported(built)
-    if why is not None and choice == "compiled":
-        sc = built.scenario
-        raise sc.origin.error(
-            [(("simulation", "engine"), f"the compiled engine does not cover {why}: use python or auto", None)],
-            EngineUnavailable,
-        )
-    if why is not None:
-        return "python", why
-    if choice == "auto" and estimate(built.scenario, records=False).attempts < AUTO_MIN_ATTEMPTS:
-        return "python", None
-    return "compiled", None
-
-
-def run(
-    sc: Scenario,
-    seed: int | None = None,
-    *,
-    records: bool,
-    progress: Callable[[float], None] | None = None,
-    at: float | None = None,
-    engine: str | None = None,
-) -> RunLog:
-    """Simulate ``sc`` once. ``seed`` defaults to the scenario's own.
-
-    ``records``: keep one row per attempt (True), or only the running totals (False). The run's
-    size is not checked here: :func:`apisim.budget.check` does that before any work starts.
-    ``at``: the run is a window of the month beginning at month time ``at`` (see
-    :func:`apisim.engine.build.build`). ``engine``: ``python``, ``compiled`` (an error if the kernel
-    does not cover the scenario) or ``auto`` (the compiled one where it covers the scenario and the
-    run is large: :data:`AUTO_MIN_ATTEMPTS`); default ``simulation.engine``. Both give the same
-    numbers; the run says which one ran it (``RunLog.engine``).
-    """
-    seed = sc.simulation.seed if seed is None else seed
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"a seed is an integer from 0 to 2**64 - 1, got {seed}")
-    built = build(sc, seed, records=records, at=at)
-    chosen, _ = choose_engine(built, sc.simulation.engine if engine is None else engine)
-    if chosen == "compiled":
-        from apisim.engine import compiled
-
-        return compiled.drive(built, progress)
-    return drive(built, progress)
