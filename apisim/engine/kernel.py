@@ -23,7 +23,15 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from numba import njit, types
+
+# Signatures for the functions called from many places. Why: Numba otherwise compiles one copy per
+# combination of literal arguments at the call sites (``_answer`` alone came to 49 copies), which made
+# the first compile take 33 s; with one signature each, every call site casts to it.
+_I, _F = types.int64[::1], types.float64[::1]
+_f, _i = types.float64, types.int64
+_REQ = (_f, _f, _f, _i, _i, _i, _i, _i, _i)  # now (or t0), first, valid, client, route, key, token, cache key, attempt
+_SWAP = types.void(_I, _F, _i, _i)
 
 # Outcomes (apisim.outcomes.Outcome), as the kernel writes them.
 OK, CACHE_HIT, THROTTLED, QUOTA_EXCEEDED, UNAUTHORIZED, FORBIDDEN, INVALID = 0, 1, 2, 3, 4, 5, 6
@@ -140,7 +148,7 @@ def _pop_time(h, base, n):
     return top
 
 
-@njit(cache=True)
+@njit(_SWAP, cache=True)
 def _swap_pending(I, F, i, j):
     t, k, c = I[R_PW_T], I[R_PW_K], I[R_PW_C]
     F[t + i], F[t + j] = F[t + j], F[t + i]
@@ -148,14 +156,14 @@ def _swap_pending(I, F, i, j):
     I[c + i], I[c + j] = I[c + j], I[c + i]
 
 
-@njit(cache=True)
+@njit(types.boolean(_I, _F, _i, _i), cache=True)
 def _less_agenda(I, F, i, j):
     # SimPy's order: time, then the order events were scheduled in.
     ht, hs = I[R_HT], I[R_HS]
     return F[ht + i] < F[ht + j] or (F[ht + i] == F[ht + j] and I[hs + i] < I[hs + j])
 
 
-@njit(cache=True)
+@njit(_SWAP, cache=True)
 def _swap_agenda(I, F, i, j):
     ht, hs, hslot = I[R_HT], I[R_HS], I[R_HSLOT]
     F[ht + i], F[ht + j] = F[ht + j], F[ht + i]
@@ -305,7 +313,7 @@ def _advance(I, F, B, p, now):
         I[po + PI_BUSY] -= done
 
 
-@njit(cache=True)
+@njit(types.void(_I, _F, _i, _i, _f), cache=True)
 def _log_level(I, F, p, which, t):
     """LevelLog.up / .down, as one row the Python side folds into the pool's logs."""
     n = I[SI + N_LV]
@@ -447,7 +455,7 @@ def finish_pools(I, F, B, end):
 # -- the ledger (ledger.Ledger) -------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(types.void(_I, _F, _f, _i, _f, _f, _f, _f, _f, _i, _i, _i, _i, _i, _i), cache=True)
 def _schedule(I, F, t, kind, t0, overhead, auth_s, first, valid, client, route, key, token, ckey, attempt):
     """Ledger.at: the request waits on the agenda until ``t`` (SimPy's clock arithmetic, exactly)."""
     now = F[SF + ENV_NOW]
@@ -477,7 +485,7 @@ def _schedule(I, F, t, kind, t0, overhead, auth_s, first, valid, client, route, 
     I[SI + H_N] = n + 1
 
 
-@njit(cache=True)
+@njit(types.void(_I, _F, _F, *_REQ, _i, _i, _f, _f, _f, _i, _i), cache=True)
 def _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
             outcome, status, overhead, auth_s, integration_s, auth_hit, cache):  # fmt: skip
     """Ledger.answer: the attempt's row, its cache facts, and the client's retry or the request's end."""
@@ -520,7 +528,7 @@ def _answer(I, F, B, t0, first, valid, client, route, key, token, ckey, attempt,
 # -- the API Gateway door (apigateway.ApiGateway) ---------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(types.void(_I, _F, _F, *_REQ, _i, _i, _f, _f, _f, _i, _i), cache=True)
 def _integrate(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                r, g, t0, overhead, auth_s, auth_hit, cache_key):  # fmt: skip
     """ApiGateway._integrate."""
@@ -554,7 +562,7 @@ def _integrate(I, F, B, now, first, valid, client, route, key, token, ckey, atte
                 OK, 200, overhead, auth_s, took, auth_hit, cache)  # fmt: skip
 
 
-@njit(cache=True)
+@njit(types.void(_I, _F, _F, *_REQ, _f, _f, _f, _i), cache=True)
 def _admit(I, F, B, now, first, valid, client, route, key, token, ckey, attempt, t0, overhead, auth_s, auth_hit):
     """ApiGateway._admit: throttles, quota, validation, cache and integration, all at ``now``."""
     ci = I[R_CI] + client * NCI
@@ -593,7 +601,7 @@ def _admit(I, F, B, now, first, valid, client, route, key, token, ckey, attempt,
                r, g, t0, overhead, auth_s, auth_hit, cache_key)  # fmt: skip
 
 
-@njit(cache=True)
+@njit(types.void(_I, _F, _F, *_REQ), cache=True)
 def _attempt(I, F, B, now, first, valid, client, route, key, token, ckey, attempt):
     """ApiGateway.attempt and ._authorize."""
     ci = I[R_CI] + client * NCI
