@@ -27,6 +27,5 @@ def test_benchmark_runs_every_case_at_tiny_size(tmp_path: Path) -> None:
     assert {("reference", "apisim"), ("cold-a", "apisim"), ("cold-a", "simpy"), ("cold-a", "heapq")} <= cases
     assert {("cold-b", "apisim"), ("month", "apisim"), ("memory", "apisim")} <= cases
     assert {("reference", "apisim --engine compiled"), ("cold-a", "apisim --engine compiled")} <= cases
-    assert ("reference-10m", "apisim --engine compiled") in cases
     assert all(int(r["requests"]) > 0 and float(r["requests_per_s"]) > 0 for r in rows)
     assert all(r["commit"] and r["mode"] == "quick" for r in rows)

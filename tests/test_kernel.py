@@ -47,7 +47,7 @@ def _covered(sc: Scenario) -> bool:
     return choose_engine(build(sc, sc.simulation.seed, records=False), "auto")[1] is None
 
 
-def _short(sc: Scenario, seconds: float = 30.0) -> Scenario:
+def _short(sc: Scenario, seconds: float = 20.0) -> Scenario:
     duration = min(sc.simulation.duration, seconds)
     return sc.with_times(duration, min(sc.simulation.warmup, duration / 4), basis="window")
 
