@@ -9,6 +9,8 @@ after) happens in one worker while the other runs the rest of the suite.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from apisim import load, simulate, validate_scenario
 from apisim.budget import estimate
 from apisim.engine.build import build
-from apisim.engine.engines import AUTO_MIN_ATTEMPTS, choose_engine, run
+from apisim.engine.engines import AUTO_MIN_ATTEMPTS, choose_engine, run, unsupported
 from apisim.metrics import summarize
 from apisim.problems import EngineUnavailable
 from apisim.scenario import Scenario
@@ -44,7 +46,7 @@ def _summary(sc: Scenario, engine: str) -> dict[str, Any]:
 
 
 def _covered(sc: Scenario) -> bool:
-    return choose_engine(build(sc, sc.simulation.seed, records=False), "auto")[1] is None
+    return unsupported(build(sc, sc.simulation.seed, records=False)) is None
 
 
 def _short(sc: Scenario, seconds: float = 20.0) -> Scenario:
@@ -112,3 +114,13 @@ def test_an_uncovered_scenario_is_a_located_error_for_compiled_and_python_for_au
     assert str(caught.value).startswith(f"{path}: 1 problem")
     assert "does not cover alb APIs" in str(caught.value)
     assert simulate(sc.with_engine("auto")).summary["engine"] == "python"
+
+
+def test_a_small_run_on_auto_does_not_load_numba() -> None:
+    # Start-up stays lean: Numba and the kernel's machine code cost about a second to load.
+    code = (
+        "import sys; from apisim import load, simulate; "
+        f"simulate(load({str(ROOT / 'scenarios' / '00-hello.yaml')!r}).with_times(10.0, 0.0, basis='window')); "
+        "assert 'numba' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,11 +6,14 @@ Both take the same built run and give the same numbers for the same seed; this m
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 from apisim.budget import estimate
 from apisim.engine import simulation
+from apisim.engine.apigateway import ApiGateway
 from apisim.engine.build import Run, build
+from apisim.engine.cache import TtlCache
 from apisim.engine.simulation import RunLog
 from apisim.problems import EngineUnavailable
 from apisim.scenario import Scenario
@@ -23,6 +26,28 @@ before the kernel's first compile (about 35 s, once per machine; then under a se
 pay for itself. Both give the same numbers, so the choice only moves wall time."""
 
 
+def unsupported(run: Run) -> str | None:
+    """Why the compiled kernel cannot run ``run`` (the feature it does not cover), or None if it can.
+
+    Here, not in :mod:`apisim.engine.compiled`: asking must not import Numba (a second of start-up).
+    """
+    for door in run.doors.values():
+        if type(door).__name__ == "CloudFrontDoor":
+            return "CloudFront in front of an API"
+        if type(door) is not ApiGateway:
+            return f"{door.kind} APIs"
+        for state in door.stage_states:
+            if state.cache is not None and type(state.cache) is not TtlCache:
+                return "a response cache smaller than its keys (LRU eviction)"
+    if run.tally.extra:
+        return "WebSocket APIs"
+    if run.log is not None:
+        return "per-attempt records (--records)"
+    if importlib.util.find_spec("numba") is None:  # pragma: no cover - a dependency; a broken install falls back
+        return "Numba is not installed here"
+    return None
+
+
 def choose_engine(built: Run, choice: str) -> tuple[str, str | None]:
     """The engine that runs ``built`` (``python`` or ``compiled``) for ``choice``, and why the kernel
     cannot run it (None if it can). Raises :class:`EngineUnavailable` for ``compiled`` when it cannot."""
@@ -30,9 +55,9 @@ def choose_engine(built: Run, choice: str) -> tuple[str, str | None]:
         raise ValueError(f"engine is one of {', '.join(ENGINES)}, not {choice!r}")
     if choice == "python":
         return "python", None
-    from apisim.engine import compiled
-
-    why = compiled.unsupported(built)
+    if choice == "auto" and estimate(built.scenario, records=False).attempts < AUTO_MIN_ATTEMPTS:
+        return "python", None  # small: not worth loading the kernel, nor asking what it covers
+    why = unsupported(built)
     if why is not None and choice == "compiled":
         sc = built.scenario
         raise sc.origin.error(
@@ -41,8 +66,6 @@ def choose_engine(built: Run, choice: str) -> tuple[str, str | None]:
         )
     if why is not None:
         return "python", why
-    if choice == "auto" and estimate(built.scenario, records=False).attempts < AUTO_MIN_ATTEMPTS:
-        return "python", None
     return "compiled", None
 
 

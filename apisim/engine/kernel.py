@@ -6,7 +6,7 @@ specification; this is the same code with its objects flattened into arrays so t
 compile it. Nothing here draws random numbers: every stream's values are drawn by the Python
 distribution objects (:func:`apisim.distributions.draws`) into a buffer ``B`` the kernel reads in
 order, and :mod:`apisim.engine.compiled` tops it up between events. What the kernel does not cover
-runs on the Python engine (see :func:`apisim.engine.compiled.unsupported`).
+runs on the Python engine (see :func:`apisim.engine.engines.unsupported`).
 
 Layout: all state is in two flat arrays, ``I`` (int64) and ``F`` (float64), made of the named
 regions listed in ``INTS`` and ``FLOATS``; ``I[R_X]`` is where region ``X`` starts (in ``I`` or
