@@ -124,3 +124,28 @@ def test_a_small_run_on_auto_does_not_load_numba() -> None:
         "assert 'numba' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_cli_takes_engine_and_says_which_ran() -> None:
+    from typer.testing import CliRunner
+
+    from apisim.cli import app
+
+    runner = CliRunner()
+    hello = str(ROOT / "scenarios" / "00-hello.yaml")
+    runs = {}
+    for engine in ("python", "compiled"):
+        r = runner.invoke(app, ["run", hello, "--basis", "window", "--duration", "60s", "--engine", engine, "--json"])
+        assert r.exit_code == 0, r.output
+        runs[engine] = json.loads(r.stdout)
+    assert (runs["python"].pop("engine"), runs["compiled"].pop("engine")) == ("python", "compiled")
+    assert runs["python"] == runs["compiled"]
+    table = runner.invoke(app, ["run", hello, "--basis", "window", "--duration", "60s", "--engine", "compiled"])
+    assert "compiled engine" in table.stdout
+    alb = str(ROOT / "scenarios" / "11-front-doors" / "alb.yaml")
+    for verb in ("validate", "run"):
+        r = runner.invoke(app, [verb, alb, "--engine", "compiled"])
+        assert r.exit_code == 2 and "simulation.engine: the compiled engine does not cover alb APIs" in r.output
+        assert "Traceback" not in r.output
+    r = runner.invoke(app, ["run", hello, "--engine", "fast"])
+    assert r.exit_code == 2 and "--engine" in r.output
