@@ -136,6 +136,8 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
     attempts = math.fsum(tries.values())
     if records is None:  # kept by default only where they fit well within the memory limit
         records = attempts <= RECORDS_AUTO_LIMIT and attempts * RECORD_BYTES <= MAX_MEMORY_BYTES / 2
+        # ...and not when the compiled engine is asked for: it keeps totals only (--records picks Python).
+        records = records and sc.simulation.engine != "compiled"
     buckets = max(1, math.ceil(sim.duration / bucket_width(sc)))
     memory: dict[str, float] = {}
     if records:

@@ -132,10 +132,19 @@ def _times(duration: str | None, warmup: str | None) -> tuple[float | None, floa
 
 
 def _with_overrides(
-    sc: Scenario, duration: str | None, warmup: str | None, basis: str | None = None, windows: int | None = None
+    sc: Scenario,
+    duration: str | None,
+    warmup: str | None,
+    basis: str | None = None,
+    windows: int | None = None,
+    engine: str | None = None,
 ) -> Scenario:
     if basis is not None and basis not in ("month", "window"):
         raise UserError(f"--basis is month or window, not {basis!r}")
+    try:
+        sc = sc.with_engine(engine)
+    except ValueError as exc:
+        raise UserError(f"--engine: {exc}") from None
     try:
         return sc.with_times(*_times(duration, warmup), basis=basis, windows=windows)
     except ValueError as exc:
@@ -152,6 +161,12 @@ BASIS = typer.Option(
 WINDOWS = typer.Option(
     metavar="N", min=2, max=400, help="month basis: how many windows represent the month (overrides simulation.windows)"
 )
+ENGINE = typer.Option(
+    metavar="auto|python|compiled",
+    help="which code simulates (the same numbers): python, the readable reference; compiled, the Numba kernel "
+    "(an error for what it does not cover); auto, the kernel for runs of 1M attempts or more (overrides "
+    "simulation.engine)",
+)
 EXACT_MONTH = typer.Option(
     "--exact-month", help="simulate every request of the month (the reference for the estimate; slow)"
 )
@@ -167,6 +182,7 @@ def _prepare(
     basis: str | None = None,
     exact_month: bool = False,
     windows: int | None = None,
+    engine: str | None = None,
 ) -> Scenario:
     """Every check ``run`` makes before simulating, in one place (``validate`` makes the same ones).
 
@@ -174,7 +190,7 @@ def _prepare(
     and checks the run (or the month's windows) against the time and memory limits (``records``:
     whether rows would be kept).
     """
-    sc = _with_overrides(load(path, force=force), duration, warmup, basis, windows)
+    sc = _with_overrides(load(path, force=force), duration, warmup, basis, windows, engine)
     if records and (sc.simulation.basis == "month" or exact_month):
         raise UserError(
             "--records keeps one row per attempt of one window: add --basis window (the month is estimated "
@@ -332,6 +348,7 @@ def run(
     ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     exact_month: Annotated[bool, EXACT_MONTH] = False,
     format_: Annotated[str | None, FORMAT] = None,
     max_cost: Annotated[float | None, MAX_COST] = None,
@@ -355,7 +372,7 @@ def run(
             records = False  # only --out writes them (requests.parquet): without it, nothing would read them
         sc = _prepare(
             scenario, duration, warmup, force=force, records=records if replications == 1 else False, basis=basis,
-            exact_month=exact_month, windows=windows,
+            exact_month=exact_month, windows=windows, engine=engine,
         )  # fmt: skip
         _out_ok(out, overwrite)
         if replications > 1:
@@ -489,6 +506,7 @@ def compare(
     ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     warmup: Annotated[
         str | None, typer.Option(metavar="DURATION", help="override every design's simulation.warmup")
     ] = None,
@@ -525,7 +543,9 @@ def compare(
         shape = _format(format_, json_out)
         json_out = shape == "json"
         base = _baseline(baseline, max_cost_increase, fallback=True)
-        designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
+        designs = [
+            _prepare(p, duration, warmup, force=force, basis=basis, windows=windows, engine=engine) for p in scenarios
+        ]
         _out_ok(out, overwrite)
         with _progress(len(designs) * replications, json_out) as progress:
             result = studies.compare_runs(
@@ -611,6 +631,7 @@ def sweep(
     duration: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.duration")] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.warmup")] = None,
     out: Annotated[
         Path | None, typer.Option(metavar="DIR", help="write sweep.csv, summary.csv and figures here")
@@ -627,7 +648,7 @@ def sweep(
 
     with _user_errors():
         vary = _vary(set_, "--set")
-        base = _prepare(scenario, duration, warmup, force=force, basis=basis, windows=windows)
+        base = _prepare(scenario, duration, warmup, force=force, basis=basis, windows=windows, engine=engine)
         _out_ok(out, overwrite)
         total = replications * math.prod(len(values) for values in vary.values())
         with _progress(total, json_out) as progress:
@@ -673,6 +694,7 @@ def breakeven(
     duration: Annotated[str | None, typer.Option(metavar="DURATION", help="override every design's duration")] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override every design's warmup")] = None,
     out: Annotated[
         Path | None, typer.Option(metavar="DIR", help="write breakeven.csv, crossings.csv and breakeven.png here")
@@ -705,7 +727,9 @@ def breakeven(
                 low_high = be.parse_range(volume or "1M..1B")
             except ValueError as exc:
                 raise UserError(f"--volume: {exc}") from None
-        designs = [_prepare(p, duration, warmup, force=force, basis=basis, windows=windows) for p in scenarios]
+        designs = [
+            _prepare(p, duration, warmup, force=force, basis=basis, windows=windows, engine=engine) for p in scenarios
+        ]
         if varied is None:
             for path, sc in zip(scenarios, designs, strict=True):
                 try:
@@ -779,6 +803,7 @@ def plan(
     duration: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.duration")] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     warmup: Annotated[str | None, typer.Option(metavar="DURATION", help="override simulation.warmup")] = None,
     out: Annotated[Path | None, typer.Option(metavar="DIR", help="write plan.csv and figures here")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the winner and every point as JSON")] = False,
@@ -800,7 +825,7 @@ def plan(
             objectives = [studies.Slo.parse(s) for s in slo]
         except ValueError as exc:
             raise UserError(f"--slo: {exc}") from None
-        base = _prepare(scenario, duration, warmup, force=force, basis=basis, windows=windows)
+        base = _prepare(scenario, duration, warmup, force=force, basis=basis, windows=windows, engine=engine)
         _out_ok(out, overwrite)
         total = replications * math.prod(len(values) for values in grid.values())
         if search not in ("grid", "halving"):
@@ -1037,6 +1062,7 @@ def validate(
     ] = None,
     basis: Annotated[str | None, BASIS] = None,
     windows: Annotated[int | None, WINDOWS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     warmup: Annotated[
         str | None, typer.Option(metavar="DURATION", help="check as run would with this --warmup")
     ] = None,
@@ -1069,7 +1095,7 @@ def validate(
                 _console().print(f"[green]ok[/] {escape(str(path))} (comparison groups: {names})", highlight=False)
                 continue
             sc = validate_scenario(doc.data, origin=doc.origin, base_dir=str(doc.path.parent), force=force)
-            sc = _with_overrides(sc, duration, warmup, basis, windows)
+            sc = _with_overrides(sc, duration, warmup, basis, windows, engine)
             check(sc, force=force, records=None)
         except (ScenarioError, UserError) as exc:
             failed += 1
@@ -1080,7 +1106,7 @@ def validate(
     checked = {os.path.abspath(p) for p in files}
     for path in dict.fromkeys(m for m in members if os.path.abspath(m) not in checked):
         try:
-            _prepare(path, duration, warmup, force=force, records=False, basis=basis, windows=windows)
+            _prepare(path, duration, warmup, force=force, records=False, basis=basis, windows=windows, engine=engine)
         except (ScenarioError, UserError) as exc:
             failed += 1
             _error(str(exc))

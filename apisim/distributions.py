@@ -6,7 +6,9 @@ caller owns (a distribution never holds a random stream of its own).
 
 from __future__ import annotations
 
+import inspect
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,6 +148,11 @@ Draw = Callable[[], float]
 """Calling it gives the next value of a stream, as a Python float."""
 
 
+_SOURCES: weakref.WeakKeyDictionary[Any, tuple[Distribution, np.random.Generator, int]] = (
+    weakref.WeakKeyDictionary()
+)  # each supply's distribution, generator and batch, for the compiled engine (apisim.engine.compiled)
+
+
 def draws(dist: Distribution, rng: np.random.Generator, batch: int = 4096) -> Draw:
     """An endless supply of draws from ``dist`` on ``rng``, sampled ``batch`` at a time.
 
@@ -158,7 +165,18 @@ def draws(dist: Distribution, rng: np.random.Generator, batch: int = 4096) -> Dr
         while True:
             yield from dist.sample(rng, batch).tolist()
 
-    return supply().__next__
+    gen = supply()
+    _SOURCES[gen] = (dist, rng, batch)
+    return gen.__next__
+
+
+def source(draw: Draw) -> tuple[Distribution, np.random.Generator, int] | None:
+    """What a :func:`draws` supply draws from (distribution, generator, batch), while nothing has been
+    drawn from it yet (so another engine can draw the same values); None otherwise."""
+    gen = getattr(draw, "__self__", None)
+    if gen is None or inspect.getgeneratorstate(gen) != inspect.GEN_CREATED:
+        return None
+    return _SOURCES.get(gen)
 
 
 def uniforms(rng: np.random.Generator, batch: int = 4096) -> Draw:

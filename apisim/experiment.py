@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from apisim import budget, cost, metrics, month
-from apisim.engine.simulation import RunLog, run
+from apisim.engine.build import build
+from apisim.engine.engines import choose_engine, run
+from apisim.engine.simulation import RunLog
 from apisim.loading import load
 from apisim.month import MonthLog
 from apisim.scenario import Scenario
@@ -124,6 +126,7 @@ def simulate(
     basis: str | None = None,
     exact_month: bool = False,
     workers: int | None = 1,
+    engine: str | None = None,
 ) -> Result:
     """Simulate a scenario (object or file path): its month (``simulation.basis: month``, the
     default) or one window (``basis: window``).
@@ -135,11 +138,15 @@ def simulate(
     million attempts; otherwise only running totals, in flat memory). ``progress`` is called with
     the fraction done. ``basis`` overrides the scenario's. The month is estimated from
     representative windows (:mod:`apisim.month`), in ``workers`` processes (None: one per core);
-    ``exact_month`` simulates every request of it instead (the reference; slow).
+    ``exact_month`` simulates every request of it instead (the reference; slow). ``engine``
+    overrides ``simulation.engine`` (auto, python or compiled: the same numbers; the summary's
+    ``engine`` says which ran).
     """
     sc = scenario if isinstance(scenario, Scenario) else load(scenario, force=force)
+    sc = sc.with_engine(engine)
     if (basis or sc.simulation.basis) == "window" and not exact_month:
         estimate = budget.check(sc, force=force, records=records)
+        check_engine(sc, records=estimate.records)
         return Result(run(sc, seed, records=estimate.records, progress=progress))
     return _simulate_month(sc, seed, force=force, exact=exact_month, workers=workers, progress=progress)
 
@@ -154,10 +161,19 @@ def check(
 ) -> None:
     """Every limit :func:`simulate` checks before it starts (``validate`` makes the same checks)."""
     if (basis or sc.simulation.basis) == "window" and not exact_month:
-        budget.check(sc, force=force, records=records)
+        estimate = budget.check(sc, force=force, records=records)
+        check_engine(sc, records=estimate.records)
         return
     d = month.exact_design(sc) if exact_month else month.design(sc)
     _check_month(sc, d, force=force, exact=exact_month)
+    check_engine(sc, records=False)
+
+
+def check_engine(sc: Scenario, *, records: bool) -> None:
+    """With ``simulation.engine: compiled``, that the kernel covers the scenario: raises
+    :class:`~apisim.problems.EngineUnavailable` (located at ``simulation.engine``) naming what it does not."""
+    if sc.simulation.engine == "compiled":
+        choose_engine(build(sc, sc.simulation.seed, records=records), "compiled")
 
 
 def _check_month(sc: Scenario, d: month.Design, *, force: bool, exact: bool) -> None:
@@ -186,6 +202,7 @@ def _simulate_month(
     d = month.exact_design(sc) if exact else month.design(sc, seed)
     window = d.exact_scenario(sc) if exact else d.window_scenario(sc)
     _check_month(sc, d, force=force, exact=exact)
+    check_engine(sc, records=False)
     if exact:
         logs = [run(window, seed, records=False, progress=progress, at=d.windows[0].at)]
         log = month.combine(sc, d, logs, method="exact")

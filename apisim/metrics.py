@@ -156,6 +156,7 @@ def summarize(run: RunLog) -> dict[str, Any]:
         "scenario": sc.name,
         "seed": run.seed,
         "basis": "month" if month else "window",
+        "engine": run.engine,  # which code computed these numbers (both engines give the same ones)
         "simulated_seconds": run.simulated_seconds,
         "warmup_seconds": run.warmup,
         "month_scale": None if month else sc.pricing.month / measured,

@@ -439,6 +439,11 @@ class MonthLog:
     def events(self) -> dict[str, int]:
         return {"requests": sum(w.events.get("requests", 0) for w in self.windows)}
 
+    @property
+    def engine(self) -> str:
+        """Which engine ran the windows: python, compiled, or both (``compiled+python``)."""
+        return "+".join(sorted({w.engine for w in self.windows}))
+
 
 def _functions(logs: Sequence[RunLog], weights: Sequence[float], share: Sequence[float]) -> dict[str, FunctionRun]:
     out = {}

@@ -64,6 +64,11 @@ class ScenarioErrors(ScenarioError):
         Exception.__init__(self, "\n".join(str(e) for e in errors))
 
 
+class EngineUnavailable(ScenarioError):
+    """``simulation.engine: compiled`` for a scenario the compiled kernel does not cover; the message
+    names the feature (the Python engine runs every scenario)."""
+
+
 class RunTooLarge(ScenarioError):
     """A run (or study) that would need more time or memory than apisim allows without ``force``.
 

@@ -291,6 +291,11 @@ class Simulation(Strict):
     bucket: Seconds | None = Field(
         None, ge=1e-6, description="width of a timeseries bucket (default: about 200 buckets)"
     )
+    engine: Literal["auto", "python", "compiled"] = Field(
+        "auto",
+        description="auto: the compiled kernel for runs of 1M attempts or more that it covers, else Python; "
+        "python: the readable reference engine; compiled: the kernel or an error (both give the same numbers)",
+    )
 
     @model_validator(mode="after")
     def _warmup_before_end(self) -> Simulation:
@@ -1235,6 +1240,15 @@ class Scenario(Strict):
             field = ".".join(str(p) for p in first["loc"]) or "simulation"
             raise ValueError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
         return self.model_copy(update={"simulation": new})
+
+    def with_engine(self, engine: str | None) -> Scenario:
+        """A copy run by ``engine`` (auto, python or compiled; None keeps the scenario's own): the
+        numbers do not change, only which code computes them and how fast."""
+        if engine is None or engine == self.simulation.engine:
+            return self
+        if engine not in ("auto", "python", "compiled"):
+            raise ValueError(f"engine is auto, python or compiled, not {engine!r}")
+        return self.model_copy(update={"simulation": self.simulation.model_copy(update={"engine": engine})})
 
     def advisories(self) -> list[str]:
         """What AWS says about the design that the simulation does not decide (shown as warnings)."""

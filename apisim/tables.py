@@ -136,7 +136,7 @@ def render_summary(result: Result, console: Console) -> None:
     req = s["requests"]
     console.print(
         f"[bold]{escape(s['scenario'])}[/]  seed {s['seed']}  ·  {req['offered']:,} attempts "
-        f"({req['offered_per_second']:,.1f}/s)",
+        f"({req['offered_per_second']:,.1f}/s)  ·  {s.get('engine', 'python')} engine",
         highlight=False,
     )
     console.print(escape(basis_line(s)), highlight=False)

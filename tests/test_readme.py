@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from apisim.durations import to_seconds
@@ -123,6 +124,7 @@ def test_python_snippet_runs(monkeypatch, tmp_path: Path) -> None:
     assert len(namespace["runs"]) == 2
 
 
+@pytest.mark.xdist_group(name="kernel")  # it runs the compiled engine: after test_kernel compiled it, not beside
 def test_shell_blocks_run_in_order(tmp_path: Path) -> None:
     """```shell blocks are walkthroughs: each line may use what the one before wrote, so they run in
     order, in a copy of the repository's scenarios and examples."""

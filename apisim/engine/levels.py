@@ -43,7 +43,7 @@ class LevelLog:
         self._area_at_edges += level * self.edges
         self._level_at_start += level
 
-    def _g(self, times: list[float]) -> tuple[np.ndarray, int]:
+    def _g(self, times: np.ndarray) -> tuple[np.ndarray, int]:
         """G(times, x) at every edge, and how many of the times are at or before the window start."""
         s = np.sort(np.asarray(times, dtype=float))
         prefix = np.concatenate([[0.0], np.cumsum(s)])
@@ -52,19 +52,24 @@ class LevelLog:
 
     def fold(self) -> None:
         """Fold the pending ups and downs into the running areas."""
-        if self.ups:
-            area, before = self._g(self.ups)
+        if self.ups or self.downs:
+            self.fold_arrays(np.asarray(self.ups, dtype=float), np.asarray(self.downs, dtype=float))
+            self.ups.clear()
+            self.downs.clear()
+
+    def fold_arrays(self, ups: np.ndarray, downs: np.ndarray) -> None:
+        """Fold a batch of ups and downs (times, as arrays) into the running areas."""
+        if ups.size:
+            area, before = self._g(ups)
             self._area_at_edges += area
             self._level_at_start += before
             n = len(self._rises)
-            at = np.minimum((np.asarray(self.ups) * self.inv_width).astype(np.int64), n - 1)
+            at = np.minimum((ups * self.inv_width).astype(np.int64), n - 1)
             self._rises += np.bincount(at[at >= 0], minlength=n)
-            self.ups.clear()
-        if self.downs:
-            area, before = self._g(self.downs)
+        if downs.size:
+            area, before = self._g(downs)
             self._area_at_edges -= area
             self._level_at_start -= before
-            self.downs.clear()
 
     def level_at_start(self) -> int:
         """The level at the instant the window starts (after the changes at that instant)."""

@@ -13,14 +13,14 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from apisim.budget import ARRIVALS_PER_WINDOW, peak_rate, websocket_load
-from apisim.engine.build import Run, build
+from apisim.engine.build import Run
 from apisim.engine.clients import Population
 from apisim.engine.door import Door, Request, UsageLine
 from apisim.engine.functions import FunctionStats
@@ -67,6 +67,7 @@ class RunLog:
     events: dict[str, int] = field(default_factory=dict)
     door_results: dict[str, dict[str, Any]] = field(default_factory=dict)  # a door's own summary block, by API
     at: float | None = None  # month time of t = 0, for a window of the month
+    engine: str = "python"  # which engine ran it: python, or compiled (apisim.engine.kernel)
     basis: str = "window"  # what the counts cover: this run's window (a month is apisim.month.MonthLog)
 
     @property
@@ -124,6 +125,38 @@ def _window(clients: list[Population], t0: float, width: float, end: float, extr
     return width
 
 
+def arrival_windows(run: Run) -> Iterator[tuple[float, np.ndarray, np.ndarray | None, list[np.ndarray]]]:
+    """The run's arrivals, window by window: (window end, arrival times in order, each arrival's
+    client index (None: there is one client), the five attribute columns (route, API key, token,
+    cache key, validation coin)). Both engines take their arrivals from here."""
+    sc = run.scenario
+    end = sc.simulation.duration
+    clients = run.clients
+    peak = peak_rate(sc)
+    # A WebSocket API's messages happen on the agenda, not as arrivals: windows are sized (and the
+    # counts folded between them) for them too, so memory stays flat however few sessions open.
+    extra = math.fsum(websocket_load(sc, c)[0] for c in sc.clients if c.connections.websocket) / end
+    peak += extra
+    window = min(end, ARRIVALS_PER_WINDOW / peak if peak > 0 else end)
+    t0 = 0.0
+    while t0 < end:
+        window = _window(clients, t0, window, end, extra)
+        t1 = min(end, t0 + window)
+        times_per_client = [c.arrivals.times(t0, t1, c.arrival_rng) for c in clients]
+        attrs = [c.attributes(len(t)) for c, t in zip(clients, times_per_client, strict=True)]
+        if len(clients) == 1:
+            yield t1, times_per_client[0], None, list(attrs[0])
+        else:
+            # Merge the clients' arrivals in time order; ties go by random keys, not the file's order.
+            ties = np.concatenate([c.ties(len(t)) for c, t in zip(clients, times_per_client, strict=True)])
+            order = np.lexsort((ties, np.concatenate(times_per_client)))
+            times = np.concatenate(times_per_client)[order]
+            owner_index = np.concatenate([np.full(len(t), i) for i, t in enumerate(times_per_client)])[order]
+            columns = [np.concatenate([a[k] for a in attrs])[order] for k in range(5)]
+            yield t1, times, owner_index, columns
+        t0 = t1
+
+
 def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
     """Send every arrival to its door in time order, then close the books."""
     started = time.perf_counter()
@@ -134,36 +167,18 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
     peek = env.peek
     ledger = run.ledger
     clients = run.clients
-    peak = peak_rate(sc)
-    # A WebSocket API's messages happen on the agenda, not as arrivals: windows are sized (and the
-    # counts folded between them) for them too, so memory stays flat however few sessions open.
-    extra = math.fsum(websocket_load(sc, c)[0] for c in sc.clients if c.connections.websocket) / end
-    peak += extra
     for door in run.doors.values():
         door.start([c for c in clients if c.door is door])
-    window = min(end, ARRIVALS_PER_WINDOW / peak if peak > 0 else end)
-    single = clients[0] if len(clients) == 1 else None
     # One door for every client (the common case): its bound method, once, instead of a lookup per request.
     attempt = clients[0].door.attempt if len({id(c.door) for c in clients}) == 1 else None
     next_id = 0
-    t0 = 0.0
-    while t0 < end:
-        window = _window(clients, t0, window, end, extra)
-        t1 = min(end, t0 + window)
-        times_per_client = [c.arrivals.times(t0, t1, c.arrival_rng) for c in clients]
-        attrs = [c.attributes(len(t)) for c, t in zip(clients, times_per_client, strict=True)]
-        if single is not None:
-            owners: Iterable[Population] = itertools.repeat(single)
-            times = times_per_client[0].tolist()
-            columns = [a.tolist() for a in attrs[0]]
+    for t1, arrays, owner_index, attrs in arrival_windows(run):
+        times = arrays.tolist()
+        columns = [a.tolist() for a in attrs]
+        if owner_index is None:
+            owners: Iterable[Population] = itertools.repeat(clients[0])
         else:
-            # Merge the clients' arrivals in time order; ties go by random keys, not the file's order.
-            ties = np.concatenate([c.ties(len(t)) for c, t in zip(clients, times_per_client, strict=True)])
-            order = np.lexsort((ties, np.concatenate(times_per_client)))
-            times = np.concatenate(times_per_client)[order].tolist()
-            owner_index = np.concatenate([np.full(len(t), i) for i, t in enumerate(times_per_client)])[order]
             owners = [clients[i] for i in owner_index.tolist()]
-            columns = [np.concatenate([a[k] for a in attrs])[order].tolist() for k in range(5)]
         # strict=False: with one client, `owners` repeats it without end.
         for t, client, route, key, token, cache_key, validation in zip(times, owners, *columns, strict=False):
             while ledger.pending and peek() <= t:
@@ -179,14 +194,22 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
         _fold(run)
         if progress is not None:
             progress(t1 / end)
-        t0 = t1
     env.run()  # what arrived before the end finishes after it
+    return close(run, started, next_id, engine="python")
+
+
+def close(run: Run, started: float, requests: int, *, engine: str, pools_finished: bool = False) -> RunLog:
+    """Close the books of a run whose arrivals and agenda are done: every door's and function's
+    final state, the run's figures. ``pools_finished``: the engine closed the pools itself."""
+    sc = run.scenario
+    end = sc.simulation.duration
     for door in run.doors.values():
         door.finish(end)
     run.tally.fold()
     functions = {}
     for name, pool in run.account.functions.items():
-        pool.finish(end)
+        if not pools_finished:
+            pool.finish(end)
         spec = run.account.specs[name]
         functions[name] = FunctionRun(
             name=name,
@@ -217,8 +240,9 @@ def drive(run: Run, progress: Callable[[float], None] | None) -> RunLog:
         function_names=list(run.account.functions),
         bucket_width=run.width,
         wall_seconds=time.perf_counter() - started,
-        events={"requests": next_id},
+        events={"requests": requests},
         at=run.at,
+        engine=engine,
     )
 
 
@@ -241,24 +265,3 @@ def _fold(run: Run) -> None:
         pool.fold()
     if run.log is not None:
         run.log.spill_if_large()
-
-
-def run(
-    sc: Scenario,
-    seed: int | None = None,
-    *,
-    records: bool,
-    progress: Callable[[float], None] | None = None,
-    at: float | None = None,
-) -> RunLog:
-    """Simulate ``sc`` once. ``seed`` defaults to the scenario's own.
-
-    ``records``: keep one row per attempt (True), or only the running totals (False). The run's
-    size is not checked here: :func:`apisim.budget.check` does that before any work starts.
-    ``at``: the run is a window of the month beginning at month time ``at`` (see
-    :func:`apisim.engine.build.build`).
-    """
-    seed = sc.simulation.seed if seed is None else seed
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"a seed is an integer from 0 to 2**64 - 1, got {seed}")
-    return drive(build(sc, seed, records=records, at=at), progress)

@@ -97,11 +97,22 @@ class Tally:
         outcome = np.array(self.outcome, dtype=np.int64)
         status = np.array(self.status, dtype=np.int64)
         client = np.array(self.client, dtype=np.int64)
-        for buf in (self.t, self.latency, self.outcome, self.status, self.client):
+        flags = np.array(self.flags, dtype=np.int64)
+        for buf in (self.t, self.latency, self.outcome, self.status, self.client, self.flags):
             buf.clear()
-        if self.flags:  # already cut at warm-up by the ledger (only counted attempts are appended)
-            flags = np.array(self.flags, dtype=np.int64)
-            self.flags.clear()
+        self.fold_attempts(t, latency, outcome, status, client, flags)
+
+    def fold_attempts(
+        self,
+        t: np.ndarray,
+        latency: np.ndarray,
+        outcome: np.ndarray,
+        status: np.ndarray,
+        client: np.ndarray,
+        flags: np.ndarray,
+    ) -> None:
+        """Fold a batch of attempts (the ledger's columns, as arrays) into the totals."""
+        if flags.size:  # already cut at warm-up by the ledger (only counted attempts are appended)
             self.flags_by_client += np.bincount(flags, minlength=self.flags_by_client.size).reshape(
                 self.flags_by_client.shape
             )
@@ -156,6 +167,10 @@ class Tally:
         attempts = np.array(self.attempts, dtype=np.int64)
         for buf in (self.first, self.waited, self.final, self.attempts):
             buf.clear()
+        self.fold_requests(first, waited, final, attempts)
+
+    def fold_requests(self, first: np.ndarray, waited: np.ndarray, final: np.ndarray, attempts: np.ndarray) -> None:
+        """Fold a batch of finished requests (first sent, time to the last answer, outcome, attempts)."""
         post = first >= self.warmup
         self.final_counts += np.bincount(final[post], minlength=N_OUTCOMES)
         self.requests += int(post.sum())
