@@ -149,3 +149,23 @@ def test_the_cli_takes_engine_and_says_which_ran() -> None:
         assert "Traceback" not in r.output
     r = runner.invoke(app, ["run", hello, "--engine", "fast"])
     assert r.exit_code == 2 and "--engine" in r.output
+
+
+def test_instances_expiring_between_bursts_are_the_same_on_both_engines() -> None:
+    # Short idle expiry and bursts far apart: many environments expire while idle or just after their
+    # last invocation (the level log's worst case), over several functions.
+    doc = {
+        "name": "bursts", "simulation": {"basis": "window", "duration": "120s", "warmup": "0s"},
+        "api": {"type": "rest", "routes": [
+            {"route": "GET /a", "integration": {"type": "lambda", "function": "a"}},
+            {"route": "GET /b", "integration": {"type": "lambda", "function": "b"}}]},
+        "functions": {
+            "a": {"duration_ms": {"dist": "exponential", "mean": 800}, "idle_expiry": "1s"},
+            "b": {"duration_ms": 300, "idle_expiry": {"dist": "uniform", "low": "0.5s", "high": "2s"}},
+        },
+        "clients": [{"name": "c", "routes": {"GET /a": 0.5, "GET /b": 0.5},
+                     "arrival": {"process": "burst", "rate": 3000, "duration": "1s", "start": "0s", "every": "9s"}}],
+    }  # fmt: skip
+    sc = validate_scenario(doc)
+    assert unsupported(build(sc, 1, records=False)) is None
+    assert _summary(sc, "compiled") == _summary(sc, "python")

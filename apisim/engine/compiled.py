@@ -306,7 +306,7 @@ class Packed:
             if used >= flat.shapes[names[0]][0] - 1:
                 for name in names:
                     grown[name] = _grow(flat[name], 2 * flat.shapes[name][0])
-        want = si[k.N_LV] + 4 + si[k.IDLE_TOTAL] + extra_levels
+        want = si[k.N_LV] + 4 + si[k.IDLE_TOTAL] + int(pi[:, k.PI_COMPN].sum()) + extra_levels
         if want > flat.shapes["lvt"][0]:
             size = max(2 * flat.shapes["lvt"][0], want)
             grown["lvt"], grown["lvw"] = _grow(flat["lvt"], size), _grow(flat["lvw"], size)
@@ -333,7 +333,7 @@ class Packed:
 
     def finish(self, end: float) -> None:
         """Every pool's idle instances that expired by ``end`` are gone (FunctionPool.finish)."""
-        self.supply(extra_levels=int(self.flat["si"][k.IDLE_TOTAL]))
+        self.supply(extra_levels=int(self.flat["si"][k.IDLE_TOTAL]) + int(self.flat["pi"][:, k.PI_COMPN].sum()))
         k.finish_pools(self.flat.I, self.flat.F, self.B, end)
 
     # -- folding into the run's tally and level logs -------------------------------------------------

@@ -667,16 +667,19 @@ def _room(I):
     for s in range(I[SI + N_STREAMS]):
         if I[send + s] - I[spos + s] < HEADROOM:
             return False
+    busy = 0
     for p in range(I[SI + N_POOLS]):
         po = I[R_PI] + p * NPI
         s = I[po + PI_EXP_S]
+        busy += I[po + PI_COMPN]
         if I[send + s] - I[spos + s] < I[po + PI_COMPN] + HEADROOM:  # one idle expiry per busy instance
             return False
     return (
         I[SI + N_OUT] < I[SI + CAP_OUT]
         and I[SI + N_FLAGS] < I[SI + CAP_FLAGS]
         and I[SI + N_REQ] < I[SI + CAP_REQ]
-        and I[SI + N_LV] + 4 + I[SI + IDLE_TOTAL] <= I[SI + CAP_LV]
+        # an event may expire every idle instance and every busy one that finishes first: one entry each
+        and I[SI + N_LV] + 4 + I[SI + IDLE_TOTAL] + busy <= I[SI + CAP_LV]
         and I[SI + FREE_N] > 0
         and I[SI + PW_N] < I[SI + CAP_PW]
     )
