@@ -333,7 +333,7 @@ class Packed:
 
     def finish(self, end: float) -> None:
         """Every pool's idle instances that expired by ``end`` are gone (FunctionPool.finish)."""
-        self.supply(extra_levels=int(self.flat["si"][k.IDLE_TOTAL]) + int(self.flat["pi"][:, k.PI_COMPN].sum()))
+        self.supply(extra_levels=int(self.flat["si"][k.IDLE_TOTAL]))  # supply() counts the busy ones already
         k.finish_pools(self.flat.I, self.flat.F, self.B, end)
 
     # -- folding into the run's tally and level logs -------------------------------------------------

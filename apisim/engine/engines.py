@@ -22,7 +22,7 @@ ENGINES = ("auto", "python", "compiled")
 
 AUTO_MIN_ATTEMPTS = 1_000_000
 """``auto`` runs the kernel from this many expected attempts on: below it the Python engine is done
-before the kernel's first compile (about 35 s, once per machine; then under a second to load) would
+before the kernel's first compile (about 7 s, once per machine; then about half a second to load) would
 pay for itself. Both give the same numbers, so the choice only moves wall time."""
 
 
