@@ -1377,9 +1377,9 @@ def version() -> None:
 
 def main() -> None:
     """Entry point of the ``apisim`` script."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # figures are only ever written to files from the command line
+    # Figures are only ever written to files from the command line. The variable, not matplotlib.use():
+    # the same effect without importing matplotlib (0.1 s) in a command that draws nothing.
+    os.environ["MPLBACKEND"] = "Agg"
     try:
         app(args=_many_values(sys.argv[1:]))
     except SystemExit as exc:

@@ -16,11 +16,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from apisim.defaults import data_file
 from apisim.engine.door import UsageLine
 from apisim.metrics import Usage
 
@@ -61,8 +59,7 @@ class PriceTable:
 @cache
 def prices() -> PriceTable:
     """The price table shipped with apisim."""
-    text = resources.files("apisim").joinpath("data/prices.yaml").read_text(encoding="utf-8")
-    return PriceTable(yaml.safe_load(text))
+    return PriceTable(data_file("prices.yaml"))
 
 
 def tiered(quantity: float, tiers: Tiers) -> float:
@@ -122,11 +119,20 @@ def _free(u: Usage, table: PriceTable, totals: dict[str, float]) -> dict[str, fl
     return free
 
 
+BILL_COLUMNS = ["resource", "component", "item", "quantity", "unit", "unit_price", "usd", "detail"]
+
+
 def monthly_bill(u: Usage, table: PriceTable | None = None) -> pd.DataFrame:
     """One row per resource and cost component: ``resource``, ``component``, ``item``, ``quantity``,
     ``unit``, ``unit_price`` (the average paid per unit), ``usd`` and ``detail`` (the formula in words)."""
     import pandas as pd
 
+    return pd.DataFrame(bill_rows(u, table), columns=BILL_COLUMNS)
+
+
+def bill_rows(u: Usage, table: PriceTable | None = None) -> list[dict[str, Any]]:
+    """:func:`monthly_bill`'s rows as dicts. Why apart: the summary needs only these, and building the
+    DataFrame would import pandas (a quarter of a second of every ``apisim run``)."""
     table = table or prices()
     quantities = [(line, monthly_quantity(line, u, table.price(line.price))) for line in u.lines]
     totals: dict[str, float] = defaultdict(float)
@@ -155,8 +161,7 @@ def monthly_bill(u: Usage, table: PriceTable | None = None) -> pd.DataFrame:
         row["unit_price"] = row["usd"] / row["quantity"] if row["quantity"] else 0.0
         row["detail"] = _detail(row, price, line, totals[line.price], free[line.price])
         out.append(row)
-    columns = ["resource", "component", "item", "quantity", "unit", "unit_price", "usd", "detail"]
-    return pd.DataFrame(out, columns=columns)
+    return out
 
 
 def _detail(row: dict[str, Any], price: dict[str, Any], line: UsageLine, total: float, free: float) -> str:
@@ -180,11 +185,13 @@ def _detail(row: dict[str, Any], price: dict[str, Any], line: UsageLine, total: 
     return words
 
 
-def cost_summary(bill: pd.DataFrame) -> dict[str, Any]:
-    """The summary's ``cost_monthly_usd`` block: the total, by line item, and by resource."""
+def cost_summary(bill: pd.DataFrame | list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary's ``cost_monthly_usd`` block: the total, by line item, and by resource, from
+    :func:`monthly_bill` or :func:`bill_rows`."""
+    rows = bill if isinstance(bill, list) else bill.to_dict("records")
     items = {item: 0.0 for item in LINE_ITEMS}
     by_resource: dict[str, float] = {}
-    for r in bill.itertuples():
-        items[str(r.item)] = items.get(str(r.item), 0.0) + float(r.usd)
-        by_resource[str(r.resource)] = by_resource.get(str(r.resource), 0.0) + float(r.usd)
-    return {"total": math.fsum(float(x) for x in bill["usd"]), "items": items, "by_resource": by_resource}
+    for r in rows:
+        items[str(r["item"])] = items.get(str(r["item"]), 0.0) + float(r["usd"])
+        by_resource[str(r["resource"])] = by_resource.get(str(r["resource"]), 0.0) + float(r["usd"])
+    return {"total": math.fsum(float(r["usd"]) for r in rows), "items": items, "by_resource": by_resource}

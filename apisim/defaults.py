@@ -12,12 +12,22 @@ from typing import Any
 
 import yaml
 
+_SAFE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where installed: same safety, ~20x faster
+
+
+def data_file(name: str) -> Any:
+    """A data file shipped with apisim (``data/<name>``), parsed by YAML's safe loader.
+
+    Why libyaml: the price table alone took 50 ms of every ``apisim run`` with the pure-Python parser.
+    """
+    text = resources.files("apisim").joinpath("data", name).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=_SAFE)
+
 
 @cache
 def table() -> dict[str, Any]:
     """The whole data file (parsed once)."""
-    text = resources.files("apisim").joinpath("data/limits.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return data_file("limits.yaml")
 
 
 def value(*path: str) -> Any:

@@ -40,13 +40,20 @@ class Result:
     @cached_property
     def cost(self) -> pd.DataFrame:
         """Monthly cost, one row per line item (``item``, ``quantity``, ``unit``, ``usd``, ``detail``)."""
-        return cost.monthly_bill(metrics.usage(self.log))
+        import pandas as pd
+
+        return pd.DataFrame(self.cost_rows, columns=cost.BILL_COLUMNS)
+
+    @cached_property
+    def cost_rows(self) -> list[dict[str, Any]]:
+        """:attr:`cost`'s rows as dicts (what the summary and the terminal table read: no pandas)."""
+        return cost.bill_rows(metrics.usage(self.log))
 
     @cached_property
     def summary(self) -> dict[str, Any]:
         """The headline numbers; the same shape as ``apisim run --json``."""
         s = metrics.summarize(self.log)
-        s["cost_monthly_usd"] = cost.cost_summary(self.cost)
+        s["cost_monthly_usd"] = cost.cost_summary(self.cost_rows)
         if isinstance(self.log, MonthLog):
             s["month"] = month.block(self.log, self.confidence or {"intervals": {}, "method": "none"})
             s["warnings"] = month.warnings(self.scenario, self.log.design) + self.scenario.advisories()

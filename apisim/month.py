@@ -545,7 +545,7 @@ def combine(
 
 def figures(log: MonthLog | RunLog) -> dict[str, float | None]:
     """The figures that carry a ±: the bill, the 429 rate, p99 and the cold-start ratio."""
-    bill = cost.monthly_bill(metrics.usage(log))
+    bill = cost.bill_rows(metrics.usage(log))
     counts = log.tally.outcome_counts()
     offered = float(counts.sum())
     status = log.tally.status_counts()
@@ -553,7 +553,7 @@ def figures(log: MonthLog | RunLog) -> dict[str, float | None]:
     inv = math.fsum(f.stats.invocations for f in log.functions.values())
     cold = math.fsum(f.stats.cold_starts for f in log.functions.values())
     return {
-        "cost_total": math.fsum(float(x) for x in bill["usd"]),
+        "cost_total": math.fsum(float(r["usd"]) for r in bill),
         "rate_429": status.get(429, 0) / offered if offered else None,
         "p99_ms": None if p99 is None else p99 * 1000.0,
         "cold_start_ratio": cold / inv if inv else None,

@@ -183,8 +183,14 @@ def render_summary(result: Result, console: Console) -> None:
         extras.append(f"authorizer cache hit ratio {_pct(auth['cache_hit_ratio'])} ({auth['calls']:,} calls)")
 
     cost = [
-        [escape(str(r.resource)), escape(str(r.component)), f"{r.quantity:,.0f}", escape(str(r.unit)), f"{r.usd:,.2f}"]
-        for r in result.cost.itertuples()
+        [
+            escape(str(r["resource"])),
+            escape(str(r["component"])),
+            f"{r['quantity']:,.0f}",
+            escape(str(r["unit"])),
+            f"{r['usd']:,.2f}",
+        ]
+        for r in result.cost_rows
     ]
     pm = plus_minus(s, "cost_total")
     bill = f"{s['cost_monthly_usd']['total']:,.2f}" + ("" if math.isnan(pm) else f" ± {pm:,.2f}")
