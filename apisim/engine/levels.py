@@ -44,11 +44,21 @@ class LevelLog:
         self._level_at_start += level
 
     def _g(self, times: np.ndarray) -> tuple[np.ndarray, int]:
-        """G(times, x) at every edge, and how many of the times are at or before the window start."""
-        s = np.sort(np.asarray(times, dtype=float))
-        prefix = np.concatenate([[0.0], np.cumsum(s)])
-        k = np.searchsorted(s, self.edges, side="left")
-        return k * self.edges - prefix[k], int(np.searchsorted(s, self.start, side="right"))
+        """G(times, x) at every edge, and how many of the times are at or before the window start.
+
+        G(S, x) = #{s < x}·x − Σ{s < x}: each time is placed among the (few, sorted) bucket edges
+        and counted and summed per slot, then accumulated over the slots. Why not sort the times
+        and take prefix sums: that was O(n log n) and a fifth of the compiled engine's time.
+        """
+        s = np.asarray(times, dtype=float)
+        edges = self.edges[:-2]  # the bucket edges, ascending; the window's start and end follow
+        slot = np.searchsorted(edges, s, side="right")  # s < edges[j] exactly when j >= slot
+        below = np.cumsum(np.bincount(slot, minlength=edges.size + 1))[: edges.size]
+        total = np.cumsum(np.bincount(slot, weights=s, minlength=edges.size + 1))[: edges.size]
+        early = s < self.start
+        at_start = np.count_nonzero(early) * self.start - float(s[early].sum())
+        area = np.concatenate([below * edges - total, [at_start, below[-1] * self.end - total[-1]]])
+        return area, int(np.count_nonzero(s <= self.start))
 
     def fold(self) -> None:
         """Fold the pending ups and downs into the running areas."""
