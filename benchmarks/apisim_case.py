@@ -6,6 +6,7 @@ Usage: python -m benchmarks.apisim_case SCENARIO [--duration SECONDS] [--seed N]
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import resource
@@ -66,6 +67,7 @@ def main() -> None:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(json.dumps(out))
+    gc.freeze()  # as apisim's command line does before the interpreter exits (see apisim.cli.main)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apisim.distributions import Z99, Constant, Empirical, Exponential, Lognormal, Uniform, draws
 from apisim.durations import to_seconds
+from apisim.engine.clients import InverseCdf, zipf_cdf
 from apisim.scenario import parse_distribution
 
 N = 200_000
@@ -73,3 +76,18 @@ def test_draws_serve_a_stream_in_batches_identically() -> None:
     a = draws(Exponential(1.0), np.random.default_rng(5), batch=7)
     b = Exponential(1.0).sample(np.random.default_rng(5), 7)
     assert [a() for _ in range(7)] == b.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(2, 300_000),
+    exponent=st.floats(0.05, 3.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_guide_table_picks_the_keys_a_binary_search_picks(count: int, exponent: float, seed: int) -> None:
+    # Ground truth: numpy's own binary search, on random draws and on the table's exact steps.
+    cdf = zipf_cdf(count, exponent)
+    u = np.random.default_rng(seed).random(20_000)
+    steps = cdf[:: max(1, count // 500)].clip(0, np.nextafter(1.0, 0))
+    u = np.concatenate([u, [0.0, np.nextafter(1.0, 0)], steps, np.nextafter(steps, 0)])
+    assert np.array_equal(InverseCdf(cdf)(u), np.searchsorted(cdf, u, side="right"))

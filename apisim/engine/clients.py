@@ -253,6 +253,32 @@ def zipf_cdf(count: int, exponent: float) -> np.ndarray:
     return cdf / cdf[-1]
 
 
+class InverseCdf:
+    """``np.searchsorted(cdf, u, side="right")`` for many ``u`` in [0, 1) at once: the same indices, faster.
+
+    Why: a binary search over a 50,000-key Zipf table costs about 70 ns a draw (cache misses), a third
+    of the compiled engine's time per request on the reference scenario. A guide table first: for the
+    ``m`` (a power of two) slices [j/m, (j+1)/m) it holds the answer at each slice's start; where the
+    next slice's answer is the same, no search is needed (exactly: ``u·m`` and ``j/m`` are exact in
+    binary, and the answer is monotone in ``u``). Only draws in a slice where the table steps are
+    searched: about 12% for that table. The guide holds at most 2^20 int32 (4 MB), at most 8 per key.
+    """
+
+    MAX_SLICES = 1 << 20
+
+    def __init__(self, cdf: np.ndarray) -> None:
+        self.cdf = cdf
+        self.m = min(self.MAX_SLICES, 1 << max(4, (4 * len(cdf) - 1).bit_length()))
+        self.guide = np.searchsorted(cdf, np.arange(self.m + 1) / self.m, side="right").astype(np.int32)
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        j = (u * self.m).astype(np.int64)
+        out = self.guide[j].astype(np.int64)
+        steps = np.flatnonzero(self.guide[j + 1] != out)
+        out[steps] = np.searchsorted(self.cdf, u[steps], side="right")
+        return out
+
+
 class RetryPolicy:
     """When and how long a client waits before sending a failed request again."""
 
@@ -301,7 +327,7 @@ class Population:
     auth_tokens: int
     invalid_token_fraction: float
     key_count: int
-    key_cdf: np.ndarray | None  # None: keys are equally popular
+    key_cdf: InverseCdf | None  # None: keys are equally popular
     response_bytes: int
     request_bytes: int
     entry_bytes: int  # what one of its responses takes in its stage's cache
@@ -340,8 +366,6 @@ class Population:
         if self.key_cdf is None:
             cache_keys = s["cache_keys"].integers(0, self.key_count, n)
         else:
-            cache_keys = np.searchsorted(self.key_cdf, s["cache_keys"].random(n), side="right").clip(
-                0, self.key_count - 1
-            )
+            cache_keys = self.key_cdf(s["cache_keys"].random(n)).clip(0, self.key_count - 1)
         validation = s["validation"].random(n)
         return routes, keys, tokens, cache_keys, validation
