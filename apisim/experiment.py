@@ -316,7 +316,10 @@ def run_many(
     """
     if not force and jobs:
         budget.check_runs(len(jobs), jobs[0][0])
-        for scenario in {id(sc): sc for sc, _ in jobs}.values():
+    for scenario in {id(sc): sc for sc, _ in jobs}.values():
+        if force:
+            check_engine(scenario, records=False)  # force lifts the size limits, not what the engine covers
+        else:
             check(scenario, records=False)
     if dask is not None:
         return _run_on_dask(jobs, dask, workers, progress, reduce)

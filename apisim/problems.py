@@ -53,6 +53,20 @@ class ScenarioError(Exception):
             lines.append(f"  ... and {n - SHOWN:,} more")
         super().__init__("\n".join([head, *lines]))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Why: a worker process (a sweep's, a month's) raises these, and the parent must get the same
+        # located error back; the default pickling calls __init__ with the message alone, which fails
+        # in the parent and breaks the whole pool (a traceback instead of the error and exit 2).
+        return _restore, (type(self), str(self), self.__dict__)
+
+
+def _restore(cls: type[ScenarioError], text: str, state: dict[str, Any]) -> ScenarioError:
+    """A pickled :class:`ScenarioError` (any subclass) as it was: its text and its fields."""
+    error = Exception.__new__(cls)
+    Exception.__init__(error, text)
+    error.__dict__.update(state)
+    return error
+
 
 class ScenarioErrors(ScenarioError):
     """Several inputs' problems, reported together (a report reads every file before it says no)."""

@@ -9,6 +9,7 @@ after) happens in one worker while the other runs the rest of the suite.
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from apisim import load, simulate, validate_scenario
+from apisim import load, simulate, sweep, validate_scenario
 from apisim.budget import estimate
 from apisim.engine.build import build
 from apisim.engine.engines import AUTO_MIN_ATTEMPTS, choose_engine, run, unsupported
 from apisim.metrics import summarize
-from apisim.problems import EngineUnavailable
+from apisim.problems import EngineUnavailable, Problem, RunTooLarge, ScenarioError, ScenarioErrors
 from apisim.scenario import Scenario
 from tests.test_conservation import designs
 from tests.test_consistency import scenarios as multi_client_scenarios
@@ -114,6 +115,26 @@ def test_an_uncovered_scenario_is_a_located_error_for_compiled_and_python_for_au
     assert str(caught.value).startswith(f"{path}: 1 problem")
     assert "does not cover alb APIs" in str(caught.value)
     assert simulate(sc.with_engine("auto")).summary["engine"] == "python"
+
+
+def test_force_lifts_size_limits_but_not_what_the_kernel_covers() -> None:
+    # A study with force=True once skipped the check in the parent: each worker raised the error,
+    # which could not be unpickled, and the user got BrokenProcessPool instead of the located error.
+    sc = _short(load(ROOT / "scenarios" / "11-front-doors" / "alb.yaml")).with_engine("compiled")
+    with pytest.raises(EngineUnavailable, match="does not cover alb APIs"):
+        sweep(sc, {"functions.users.memory_mb": [512, 1024]}, force=True, workers=2)
+
+
+@pytest.mark.parametrize("error", [
+    EngineUnavailable("a.yaml", [Problem(("simulation", "engine"), "not covered", 6)]),
+    RunTooLarge("b.yaml", [Problem(("simulation", "duration"), "too long", 3, 1e9)], where="in the study"),
+    ScenarioErrors([ScenarioError("c.yaml", [Problem(("x",), "bad")]), RunTooLarge("d.yaml", [])]),
+])  # fmt: skip
+def test_scenario_errors_cross_process_boundaries_intact(error: ScenarioError) -> None:
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert str(back) == str(error)
+    assert back.problems == error.problems and back.source == error.source
 
 
 def test_a_small_run_on_auto_does_not_load_numba() -> None:
