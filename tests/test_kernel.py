@@ -190,3 +190,25 @@ def test_instances_expiring_between_bursts_are_the_same_on_both_engines() -> Non
     sc = validate_scenario(doc)
     assert unsupported(build(sc, 1, records=False)) is None
     assert _summary(sc, "compiled") == _summary(sc, "python")
+
+
+def test_a_pool_far_past_its_first_room_is_the_same_on_both_engines() -> None:
+    # The kernel starts each pool with room for 1,024 instances and grows it as the pool does (not by the
+    # account's limit, which can be ten million): here one pool passes 2,048 (its room doubles twice), the other stays small.
+    doc = {
+        "name": "wide", "simulation": {"basis": "window", "duration": "12s", "warmup": "0s"},
+        "account": {"lambda_concurrency": 20000},
+        "api": {"type": "http", "routes": [
+            {"route": "GET /a", "integration": {"type": "lambda", "function": "a"}},
+            {"route": "GET /b", "integration": {"type": "lambda", "function": "b"}}]},
+        "functions": {
+            "a": {"duration_ms": {"dist": "uniform", "low": 800, "high": 1200}, "idle_expiry": "3s"},
+            "b": {"duration_ms": 20},
+        },
+        "clients": [{"name": "c", "routes": {"GET /a": 0.9, "GET /b": 0.1},
+                     "arrival": {"process": "poisson", "rate": 6500}}],
+    }  # fmt: skip
+    sc = validate_scenario(doc)
+    compiled = _summary(sc, "compiled")
+    assert compiled["functions"]["a"]["max_concurrency"] > 2 * 1024  # Lambda's scaling rate stops it near 2,200
+    assert compiled == _summary(sc, "python")

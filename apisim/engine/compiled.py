@@ -58,6 +58,7 @@ def _load_kernel() -> Any:
 k = _load_kernel()
 
 JITTER = {"none": 0, "full": 1, "equal": 2}
+INITIAL_INSTANCES = 1024  # room for a pool's busy and idle instances at first (it grows: _grow_pools)
 MAX_AHEAD = 64  # batches a stream holds ahead at most (64 × 4,096 values: 2 MB)
 AUTH = {"none": 0, "lambda": 1, "simple": 2}
 
@@ -197,15 +198,21 @@ class Packed:
         pi = np.zeros((len(pools), k.NPI), dtype=np.int64)
         pf = np.zeros((len(pools), k.NPF))
         comp_at = pcomp_at = idle_at = peak_at = 0
+        # Each pool's busy and idle instances never number more than its concurrency limit (an instance is
+        # made only when none is idle), but that limit can be ten million: room starts small and grows
+        # (supply) as the pool does, so memory follows the instances the run has, as in the Python engine.
+        self.full_caps: list[int] = []
         for i, p in enumerate(pools):
-            cap = (p.reserved if p.reserved is not None else max(unreserved.limit, 0)) + p.provisioned + 2
+            full = (p.reserved if p.reserved is not None else max(unreserved.limit, 0)) + p.provisioned + k.GROW_ROOM
+            self.full_caps.append(full)
+            cap = min(full, INITIAL_INSTANCES)
             peaks = len(p.busy_log.peaks)
             pi[i] = [
                 -1 if p.reserved is None else p.reserved, p.provisioned, p._provisioned_idle, p.busy,
                 1 if p._account is not None else 0, bucket(p._invoke_rate), bucket(p._account_rate),
                 bucket(p._provisioned_rate), bucket(p._scaling), streams.of(p._duration), streams.of(p._cold_start),
                 streams.of(p._idle_expiry), streams.of(p._failures), 1 if p._init_billed else 0,
-                comp_at, 0, pcomp_at, 0, idle_at, 0, peak_at, peaks,
+                comp_at, 0, pcomp_at, 0, idle_at, 0, peak_at, peaks, cap,
             ]  # fmt: skip
             pf[i] = [p._error_fraction, p._timeout, p._init_limit, p.busy_log.inv_width]
             comp_at += cap
@@ -353,8 +360,33 @@ class Packed:
             free[: size - old] = np.arange(size - 1, old - 1, -1)
             grown["free"] = free
             si[k.FREE_N] = size - old
+        self._grow_pools(grown)
         if grown:
             flat.replace(**grown)
+
+    def _grow_pools(self, grown: dict[str, np.ndarray]) -> None:
+        """Twice the room (up to the limit) for each pool whose busy and idle instances fill it: the pools'
+        rows of ``comp`` and ``idle`` laid out again, each pool's instances copied in order."""
+        pi = self.flat["pi"]
+        counts = pi[:, k.PI_COMPN] + pi[:, k.PI_IDLEN] + k.GROW_ROOM
+        if not np.any(counts > pi[:, k.PI_CAP]):
+            return
+        comp, idle = self.flat["comp"], self.flat["idle"]
+        caps = [min(full, max(2 * int(cap), int(n))) if n > cap else int(cap)
+                for full, cap, n in zip(self.full_caps, pi[:, k.PI_CAP], counts, strict=True)]  # fmt: skip
+        if any(n > cap for n, cap in zip(counts, caps, strict=True)):  # the kernel would stop here for ever
+            raise RuntimeError("a function pool has more instances than its concurrency limit allows")
+        new_comp, new_idle = np.zeros(sum(caps)), np.zeros(sum(caps))
+        rows = ((comp, new_comp, k.PI_COMP0, k.PI_COMPN), (idle, new_idle, k.PI_IDLE0, k.PI_IDLEN))
+        at = 0
+        for p, cap in enumerate(caps):
+            for old, new, first, count in rows:
+                start, n = int(pi[p, first]), int(pi[p, count])
+                new[at : at + n] = old[start : start + n]
+                pi[p, first] = at
+            pi[p, k.PI_CAP] = cap
+            at += cap
+        grown["comp"], grown["idle"] = new_comp, new_idle
 
     def run(self, times: np.ndarray, owners: np.ndarray, columns: list[np.ndarray], t1: float, final: bool) -> None:
         """One window's arrivals through the kernel, topping it up whenever it stops for supplies."""

@@ -90,8 +90,9 @@ NBK = 4
 # pi, pf: function pools
 (PI_RESERVED, PI_PROV, PI_PROV_IDLE, PI_BUSY, PI_ACCOUNT, PI_INVOKE_RATE, PI_ACCOUNT_RATE, PI_PROV_RATE, PI_SCALING,
  PI_DUR_S, PI_COLD_S, PI_EXP_S, PI_FAIL_S, PI_INIT_BILLED, PI_COMP0, PI_COMPN, PI_PCOMP0, PI_PCOMPN, PI_IDLE0,
- PI_IDLEN, PI_PEAK0, PI_NPEAKS) = range(22)  # fmt: skip
-NPI = 22
+ PI_IDLEN, PI_PEAK0, PI_NPEAKS, PI_CAP) = range(23)  # fmt: skip
+NPI = 23
+GROW_ROOM = 2  # instances an event may add to one pool (an authorizer and an integration on one function)
 PF_ERROR, PF_TIMEOUT, PF_INIT_LIMIT, PF_INV_WIDTH = range(4)
 NPF = 4
 # st: FunctionStats' fields, in order
@@ -673,6 +674,8 @@ def _room(I):
         s = I[po + PI_EXP_S]
         busy += I[po + PI_COMPN]
         if I[send + s] - I[spos + s] < I[po + PI_COMPN] + HEADROOM:  # one idle expiry per busy instance
+            return False
+        if I[po + PI_COMPN] + I[po + PI_IDLEN] + GROW_ROOM > I[po + PI_CAP]:  # room for its instances
             return False
     return (
         I[SI + N_OUT] < I[SI + CAP_OUT]
