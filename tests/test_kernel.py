@@ -97,6 +97,28 @@ def test_a_month_from_windows_is_the_same_on_both_engines() -> None:
     assert json.dumps(kernel, sort_keys=True, default=str) == json.dumps(py, sort_keys=True, default=str)
 
 
+def test_quota_offsets_and_iam_denials_are_the_same_on_both_engines() -> None:
+    # Two rules the random designs reach rarely or never: a quota's first period shortened by its
+    # offset (over a month of windows, crossing day periods), and IAM's bad signatures answered 403.
+    doc = {
+        "name": "offset-iam", "simulation": {"basis": "month", "duration": "10m", "warmup": "1m"},
+        "api": {"type": "rest", "authorizer": {"type": "iam", "invalid_fraction": 0.05},
+                "usage_plans": {"p": {"rate": 40, "burst": 20,
+                                      "quota": {"limit": 3000, "period": "day", "offset": 2500}}},
+                "routes": [{"route": "GET /a", "integration": {"type": "lambda", "function": "a"}}]},
+        "functions": {"a": {"duration_ms": 30}},
+        "clients": [{"name": "c", "usage_plan": "p", "api_keys": 4, "routes": {"GET /a": 1.0},
+                     "arrival": {"process": "poisson", "rate": 60}}],
+    }  # fmt: skip
+    sc = validate_scenario(doc).with_times(600.0, 60.0, basis="month", windows=3)
+    py = simulate(sc, engine="python").summary
+    kernel = simulate(sc, engine="compiled").summary
+    outcomes = py["requests"]["by_outcome"]
+    assert outcomes["quota_exceeded"] > 0 and outcomes["forbidden"] > 0  # both rules were reached
+    assert (py.pop("engine"), kernel.pop("engine")) == ("python", "compiled")
+    assert json.dumps(kernel, sort_keys=True, default=str) == json.dumps(py, sort_keys=True, default=str)
+
+
 def test_auto_runs_the_kernel_only_for_large_runs_it_covers() -> None:
     sc = load(ROOT / "scenarios" / "10-one-api.yaml")
     small = sc.with_times(10.0, 0.0, basis="window")
@@ -194,7 +216,7 @@ def test_instances_expiring_between_bursts_are_the_same_on_both_engines() -> Non
 
 def test_a_pool_far_past_its_first_room_is_the_same_on_both_engines() -> None:
     # The kernel starts each pool with room for 1,024 instances and grows it as the pool does (not by the
-    # account's limit, which can be ten million): here one pool passes 2,048 (its room doubles twice), the other stays small.
+    # account's limit, which can be ten million): one pool passes 2,048 (its room doubles twice).
     doc = {
         "name": "wide", "simulation": {"basis": "window", "duration": "12s", "warmup": "0s"},
         "account": {"lambda_concurrency": 20000},
