@@ -931,6 +931,7 @@ def report(
         str | None, typer.Option(metavar="DURATION", help="override every scenario's simulation.warmup")
     ] = None,
     workers: Annotated[int | None, WORKERS] = None,
+    engine: Annotated[str | None, ENGINE] = None,
     fail_on_slo: Annotated[bool, typer.Option(help="exit 1 if a scenario misses one of its slos")] = False,
     force: Annotated[bool, FORCE] = False,
     json_out: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
@@ -964,10 +965,12 @@ def report(
         d, w = _times(duration, warmup)
         if basis is not None and basis not in ("month", "window"):
             raise UserError(f"--basis is month or window, not {basis!r}")
+        if engine is not None and engine not in ("auto", "python", "compiled"):
+            raise UserError(f"--engine: engine is auto, python or compiled, not {engine!r}")
         with _progress(1, shape == "json") as progress:  # the total is known once the inputs are read
             outcome = write_report(
                 inputs, out, seed=seed, duration=d, warmup=w, workers=workers, force=force, basis=basis,
-                windows=windows, progress=progress,
+                windows=windows, progress=progress, engine=engine,
             )  # fmt: skip
     reasons = []
     if fail_on_slo and outcome.slo_failures:

@@ -174,6 +174,7 @@ def write_report(
     basis: str | None = None,
     windows: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str | None = None,
 ) -> ReportOutcome:
     """Run every scenario and comparison group, and write a new folder in ``out_root``, whole or not at all.
 
@@ -184,7 +185,8 @@ def write_report(
     a safe slug of the scenario's name. ``out_root/latest`` is then switched to it in one rename.
     Every input is read, validated and checked against the run limits before anything runs.
     Returns the folder and the SLOs that failed. ``progress(done, total)`` is called as runs end
-    and sections are written (a run a comparison reuses counts when its group is done).
+    and sections are written (a run a comparison reuses counts when its group is done). ``engine``
+    overrides every scenario's ``simulation.engine`` (the same numbers; see :func:`apisim.simulate`).
     """
     from apisim import studies
     from apisim.experiment import check
@@ -202,7 +204,7 @@ def write_report(
             d = duration if duration is not None else sc.simulation.duration
             w = warmup if warmup is not None else min(sc.simulation.warmup, d / 4)
             try:
-                loaded[path] = sc.with_times(d, w, basis=basis, windows=windows)
+                loaded[path] = sc.with_times(d, w, basis=basis, windows=windows).with_engine(engine)
             except ValueError as exc:
                 raise sc.origin.error([(("simulation",), f"with --duration/--warmup: {exc}", None)]) from None
             check(loaded[path], force=force, records=False)

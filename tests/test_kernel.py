@@ -194,6 +194,25 @@ def test_the_cli_takes_engine_and_says_which_ran() -> None:
     assert r.exit_code == 2 and "--engine" in r.output
 
 
+def test_report_takes_engine(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from apisim.cli import app
+
+    runner = CliRunner()
+    hello = str(ROOT / "scenarios" / "00-hello.yaml")
+    common = ["--basis", "window", "--duration", "60s", "--json", "--out", str(tmp_path / "reports")]
+    r = runner.invoke(app, ["report", hello, *common, "--engine", "compiled"])
+    assert r.exit_code == 0, r.output
+    (doc,) = json.loads(r.stdout)["scenarios"].values()
+    assert doc["summary"]["engine"] == "compiled"
+    alb = str(ROOT / "scenarios" / "11-front-doors" / "alb.yaml")
+    r = runner.invoke(app, ["report", alb, *common, "--engine", "compiled"])
+    assert r.exit_code == 2 and "does not cover alb APIs" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["report", hello, *common, "--engine", "fast"])
+    assert r.exit_code == 2 and "--engine" in r.output
+
+
 def test_instances_expiring_between_bursts_are_the_same_on_both_engines() -> None:
     # Short idle expiry and bursts far apart: many environments expire while idle or just after their
     # last invocation (the level log's worst case), over several functions.
