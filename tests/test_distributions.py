@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apisim.budget import ZIPF_GUIDE
 from apisim.distributions import Z99, Constant, Empirical, Exponential, Lognormal, Uniform, draws
 from apisim.durations import to_seconds
-from apisim.engine.clients import InverseCdf, zipf_cdf
+from apisim.engine.clients import InverseCdf, sorted_uniforms, zipf_cdf
 from apisim.scenario import parse_distribution
 
 N = 200_000
@@ -91,3 +92,23 @@ def test_the_guide_table_picks_the_keys_a_binary_search_picks(count: int, expone
     steps = cdf[:: max(1, count // 500)].clip(0, np.nextafter(1.0, 0))
     u = np.concatenate([u, [0.0, np.nextafter(1.0, 0)], steps, np.nextafter(steps, 0)])
     assert np.array_equal(InverseCdf(cdf)(u), np.searchsorted(cdf, u, side="right"))
+
+
+@pytest.mark.parametrize("count", [2, 3, 1_000, 50_000, 40_000, 10_000_000])
+def test_the_memory_estimate_holds_the_guide_table(count: int) -> None:
+    # budget.ZIPF_GUIDE bounds the guide's slices (the estimate is checked before anything is built).
+    slices = InverseCdf(np.linspace(1.0 / count, 1.0, count)).guide.size
+    assert slices <= min(ZIPF_GUIDE[0] * count, ZIPF_GUIDE[1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 200_000),
+    lo=st.floats(-1e6, 1e9),
+    span=st.floats(0.0, 1e7),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_arrival_times_are_sorted_as_numpy_sorts_them(n: int, lo: float, span: float, seed: int) -> None:
+    # Ground truth: numpy's sort of the same draws (the window's arrivals, in time order).
+    u = np.random.default_rng(seed).uniform(lo, lo + span, n)
+    assert np.array_equal(sorted_uniforms(u.copy(), lo, lo + span), np.sort(u))
