@@ -6,7 +6,6 @@ import functools
 import os
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +22,8 @@ from apisim.month import MonthLog
 from apisim.scenario import Scenario
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     import pandas as pd
 
 
@@ -233,6 +234,10 @@ def _map(
             if progress is not None:
                 progress(i + 1, len(jobs))
         return out
+    # Imported here: concurrent.futures.process (and multiprocessing) take 20 ms to import, a
+    # tenth of `import apisim`, and a single run never needs them.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
     try:
         futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
@@ -258,7 +263,7 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
+def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     """Cancel the jobs not started and terminate the workers, without waiting for the running ones."""
     # The executor has no public way to stop a running job; its processes are the only handle.
     processes = list((getattr(pool, "_processes", None) or {}).values())
