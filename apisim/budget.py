@@ -42,7 +42,8 @@ WINDOW_ARRIVAL_BYTES = 300  # one arrival in the current window: arrays, lists a
 KEY_STATE_BYTES = 260  # one API key's throttle bucket and quota
 CACHE_ENTRY_BYTES = 120  # one entry of the response or authorizer cache
 ZIPF_KEY_BYTES = 56  # one key of a Zipf popularity table and the temporaries that build it
-ZIPF_GUIDE = (32, 2**20)  # its guide's int32 slices: at most this many per key, and in all (clients.InverseCdf)
+ZIPF_GUIDE = (32, 2**20)  # its guide's slices: at most this many per key, and in all (clients.InverseCdf)
+ZIPF_GUIDE_SLICE_BYTES = 8  # one slice of the guide: its int32 and, while it is built, a step flag, rounded up
 BUCKET_BYTES = 4_000  # one timeseries bucket: its latency sketch and counters
 LEVEL_BUCKET_BYTES = 40  # one bucket of a function's busy and live levels
 INSTANCE_BYTES = 150  # one execution environment, busy or idle
@@ -169,7 +170,8 @@ def estimate(sc: Scenario, *, records: bool | None = None) -> Estimate:
         memory["authorizer_cache"] = min(tokens, attempts) * CACHE_ENTRY_BYTES
     memory["zipf_tables"] = float(
         sum(
-            c.cache_keys.count * ZIPF_KEY_BYTES + 4 * min(ZIPF_GUIDE[0] * c.cache_keys.count, ZIPF_GUIDE[1])
+            c.cache_keys.count * ZIPF_KEY_BYTES
+            + ZIPF_GUIDE_SLICE_BYTES * min(ZIPF_GUIDE[0] * c.cache_keys.count, ZIPF_GUIDE[1])
             for c in sc.clients
             if c.cache_keys.zipf > 0 and c.cache_keys.count > 1
         )

@@ -22,7 +22,7 @@ from apisim.month import MonthLog
 from apisim.scenario import Scenario
 
 if TYPE_CHECKING:
-    import concurrent.futures
+    from concurrent.futures import ProcessPoolExecutor
 
     import pandas as pd
 
@@ -263,7 +263,7 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel the jobs not started and terminate the workers, without waiting for the running ones."""
     # The executor has no public way to stop a running job; its processes are the only handle.
     processes = list((getattr(pool, "_processes", None) or {}).values())

@@ -120,8 +120,9 @@ class Tally:
         ok = (outcome == Outcome.OK) | (outcome == Outcome.CACHE_HIT)
         lkeys = keys(latency)
 
-        # floor(t / width), not t // width: numpy's floor division of floats is ten times slower, and
-        # the two differ only for a time within a rounding error of an edge (1.0 // 0.1 is 9).
+        # floor(t / width), not t // width: numpy's floor division of floats is ten times slower. They
+        # differ only for a time on an edge k·width when width is not exact in binary (1.0 // 0.1 is
+        # 9): floor puts it in bucket k, as the edges k·width say.
         bucket = np.minimum(np.floor(t / self.width).astype(np.int64), self.buckets - 1)
         n = self.buckets
         pb = self.per_bucket
@@ -146,7 +147,7 @@ class Tally:
             order = np.argsort(bucket, kind="stable")
             parts = np.split(order, np.flatnonzero(np.diff(bucket[order])) + 1)
         for part in parts:
-            b = int(bucket[part][0])
+            b = int(bucket[part.start if isinstance(part, slice) else part[0]])
             sketch = self.bucket_latency[b]
             if sketch is None:
                 sketch = self.bucket_latency[b] = LatencySketch()
