@@ -31,6 +31,7 @@ SCENARIOS = HERE / "scenarios"
 PEERS_VENV = HERE / ".peers-venv"
 SIMFAAS = "simfaas==0.2.2"
 Z = 4.0  # agreement tolerance in standard errors of the difference
+CASES = ("reference", "reference-10m", "cold-a", "cold-b", "month", "month-exact", "month-fast", "memory", "scale-out")
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -178,14 +179,12 @@ def main() -> int:
     parser.add_argument(
         "--case",
         action="append",
-        choices=["reference", "reference-10m", "cold-a", "cold-b", "month", "month-exact", "memory", "scale-out"],
+        choices=CASES,
     )
     parser.add_argument("--no-simfaas", action="store_true", help="skip the SimFaaS peer (no package index needed)")
     parser.add_argument("--results", type=Path, default=HERE / "results.csv")
     args = parser.parse_args()
-    cases = args.case or [
-        "reference", "reference-10m", "cold-a", "cold-b", "month", "month-exact", "month-fast", "memory", "scale-out"
-    ]  # fmt: skip
+    cases = args.case or list(CASES)
     quick = args.quick
     if quick and not args.case:
         # A month has no tiny size (run it with --quick --case month-exact), and at tiny size
