@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from apisim.budget import ZIPF_GUIDE
 from apisim.distributions import Draw
 from apisim.engine.throttle import UsagePlan
 
@@ -284,7 +285,7 @@ class InverseCdf:
     (``budget.ZIPF_GUIDE``, checked by a test).
     """
 
-    MAX_SLICES = 1 << 20
+    MAX_SLICES = ZIPF_GUIDE[1]  # the memory estimate's bound, the one number
 
     def __init__(self, cdf: np.ndarray) -> None:
         self.cdf = cdf
